@@ -1,0 +1,433 @@
+/**
+ * One-shot presence operations: who is here, where is a user, presence state, heartbeat, leave.
+ *
+ * Every operation is an `Effect` that needs `KeysetService` and an `HttpClient`, fails with a
+ * typed `PresenceError`, and takes `keyset` (an override) or `using` (a registered name).
+ * Channel and group lists accept any `Iterable<string>`; lists too long for one request are split.
+ *
+ * @since 0.1.0
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as internal from "./internal/operations.js"
+import type { KeysetSelection, KeysetService } from "./Keyset.js"
+import type { PresenceError } from "./PresenceError.js"
+
+// ---------------------------------------------------------------------------------------------
+// models
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * How much of each occupant here-now lists: `all` (uuids with state), `onlyUUIDs` (the default),
+ * `none` (counts only).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StateInfo = "all" | "onlyUUIDs" | "none"
+
+/**
+ * The `StateInfo` values, as constants: `Presence.StateInfo.all`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const StateInfo: { readonly all: "all"; readonly onlyUUIDs: "onlyUUIDs"; readonly none: "none" } = {
+  all: "all",
+  onlyUUIDs: "onlyUUIDs",
+  none: "none"
+}
+
+/**
+ * Presence state as sent: a flat object of strings, finite numbers, booleans and nulls. Keys that
+ * start with `pn` are reserved.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PresenceState = internal.PresenceState
+
+/**
+ * Presence state as received: whatever object the service holds.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StateObject = { readonly [key: string]: unknown }
+
+/**
+ * Channels and channel groups a call is about.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Targets {
+  readonly channels?: Iterable<string> | undefined
+  readonly channelGroups?: Iterable<string> | undefined
+}
+
+/**
+ * One occupant of a channel, with its state when here-now was asked for it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class OccupantInfo extends Schema.Class<OccupantInfo>("effect-pubnub-presence/OccupantInfo")({
+  uuid: Schema.String,
+  state: Schema.OptionFromSelf(Schema.Unknown)
+}) {}
+
+/**
+ * Who is in one channel. `count` is always the full occupancy; `uuids` lists the occupants of this
+ * page (none when counts only were asked for). `hasMore` is true when occupants were listed and
+ * some lie beyond this page.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class ChannelOccupancy extends Schema.Class<ChannelOccupancy>("effect-pubnub-presence/ChannelOccupancy")({
+  channelName: Schema.String,
+  count: Schema.Number,
+  uuids: Schema.ReadonlyMapFromSelf({ key: Schema.String, value: OccupantInfo }),
+  hasMore: Schema.Boolean
+}) {}
+
+/**
+ * The answer of `hereNow`. For channel groups `totalChannels` can exceed `channels.size`.
+ * `nextOffset` is the `offset` of the next page when any channel `hasMore`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class HereNowResult extends Schema.Class<HereNowResult>("effect-pubnub-presence/HereNowResult")({
+  totalChannels: Schema.Number,
+  totalOccupancy: Schema.Number,
+  channels: Schema.ReadonlyMapFromSelf({ key: Schema.String, value: ChannelOccupancy }),
+  nextOffset: Schema.OptionFromSelf(Schema.Number)
+}) {}
+
+/**
+ * The channels a user is present in.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class WhereNowResult extends Schema.Class<WhereNowResult>("effect-pubnub-presence/WhereNowResult")({
+  uuid: Schema.String,
+  channels: Schema.Array(Schema.String)
+}) {}
+
+/**
+ * A user's state per channel (for a group: per member channel).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class GetStateResult extends Schema.Class<GetStateResult>("effect-pubnub-presence/GetStateResult")({
+  uuid: Schema.String,
+  channels: Schema.ReadonlyMapFromSelf({
+    key: Schema.String,
+    value: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  })
+}) {}
+
+/**
+ * The state the service stored.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class SetStateResult extends Schema.Class<SetStateResult>("effect-pubnub-presence/SetStateResult")({
+  state: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+}) {}
+
+/**
+ * A heartbeat the service accepted.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class HeartbeatResult extends Schema.Class<HeartbeatResult>("effect-pubnub-presence/HeartbeatResult")({
+  channels: Schema.Array(Schema.String),
+  channelGroups: Schema.Array(Schema.String),
+  heartbeat: Schema.Number
+}) {}
+
+/**
+ * A leave the service accepted.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class LeaveResult extends Schema.Class<LeaveResult>("effect-pubnub-presence/LeaveResult")({
+  action: Schema.Literal("leave"),
+  channels: Schema.Array(Schema.String),
+  channelGroups: Schema.Array(Schema.String)
+}) {}
+
+/**
+ * What every operation needs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Requirements = KeysetService | HttpClient.HttpClient
+
+// ---------------------------------------------------------------------------------------------
+// operations
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Options of {@link hereNow}. No channels and no groups asks for every channel of the keyset
+ * (global here-now). `limit` (0–1000, per channel) and `offset` page through large channels.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HereNowOptions extends Targets, KeysetSelection {
+  readonly stateInfo?: StateInfo | undefined
+  readonly limit?: number | undefined
+  readonly offset?: number | undefined
+}
+
+const DEFAULT_PAGE = 1000
+
+const toHereNowResult = (raw: internal.RawHereNow, p: internal.HereNowPlan): HereNowResult => {
+  const channels = new Map<string, ChannelOccupancy>()
+  const listing = p.stateInfo !== "none" && p.limit !== 0
+  let more = false
+  for (const ch of raw.channels) {
+    const uuids = new Map<string, OccupantInfo>()
+    if (ch.uuids !== undefined) {
+      for (const o of ch.uuids) uuids.set(o.uuid, new OccupantInfo({ uuid: o.uuid, state: o.state }, true))
+    }
+    const hasMore = listing && ch.uuids !== undefined && p.offset + ch.uuids.length < ch.occupancy
+    more ||= hasMore
+    channels.set(ch.name, new ChannelOccupancy({ channelName: ch.name, count: ch.occupancy, uuids, hasMore }, true))
+  }
+  return new HereNowResult({
+    totalChannels: raw.totalChannels,
+    totalOccupancy: raw.totalOccupancy,
+    channels,
+    nextOffset: more ? Option.some(p.offset + (p.limit ?? DEFAULT_PAGE)) : Option.none()
+  }, true)
+}
+
+/**
+ * Who is present: in some channels, in channel groups (listed by member channel), or — with
+ * neither — in the whole keyset.
+ *
+ * @example
+ * import { Effect } from "effect"
+ * import { Presence } from "effect-pubnub-presence"
+ *
+ * const program = Effect.gen(function*() {
+ *   const result = yield* Presence.hereNow({ channels: ["lobby"], stateInfo: Presence.StateInfo.all })
+ *   for (const [name, channel] of result.channels) {
+ *     yield* Effect.log(`${name}: ${channel.count} present`)
+ *   }
+ * })
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const hereNow: (
+  options?: HereNowOptions
+) => Effect.Effect<HereNowResult, PresenceError, Requirements> = Effect.fn("Presence.hereNow")(
+  function*(options?: HereNowOptions) {
+    const p = yield* internal.hereNowPlan(options ?? {})
+    const raw = yield* internal.hereNow(p)
+    return toHereNowResult(raw, p)
+  }
+)
+
+/**
+ * Like {@link hereNow}, but walks every page (`limit` per page, default 1000) and returns every
+ * occupant of every channel. `offset` is ignored.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const hereNowAll: (
+  options?: HereNowOptions
+) => Effect.Effect<HereNowResult, PresenceError, Requirements> = Effect.fn("Presence.hereNowAll")(
+  function*(options?: HereNowOptions) {
+    const first = yield* internal.hereNowPlan({ ...options, offset: 0 })
+    const page = first.limit === undefined || first.limit === 0 ? DEFAULT_PAGE : first.limit
+    let p: internal.HereNowPlan = { ...first, limit: first.limit === 0 ? 0 : page }
+    const totals = yield* internal.hereNow(p)
+    const counts = new Map<string, number>()
+    const lists = new Map<string, Map<string, OccupantInfo>>()
+    for (const ch of totals.channels) {
+      counts.set(ch.name, ch.occupancy)
+      lists.set(ch.name, new Map())
+    }
+    let raw = totals
+    for (;;) {
+      let added = 0
+      let more = false
+      for (const ch of raw.channels) {
+        const list = lists.get(ch.name)
+        if (list === undefined || ch.uuids === undefined) continue
+        for (const o of ch.uuids) {
+          if (!list.has(o.uuid)) {
+            list.set(o.uuid, new OccupantInfo({ uuid: o.uuid, state: o.state }, true))
+            added++
+          }
+        }
+        if (p.offset + ch.uuids.length < (counts.get(ch.name) ?? 0)) more = true
+      }
+      // stop when done, or when a page brings nothing new (a server ignoring offset)
+      if (!more || added === 0 || p.stateInfo === "none" || p.limit === 0) break
+      p = { ...p, offset: p.offset + page }
+      raw = yield* internal.hereNow(p)
+    }
+    const channels = new Map<string, ChannelOccupancy>()
+    for (const [name, count] of counts) {
+      channels.set(
+        name,
+        new ChannelOccupancy({ channelName: name, count, uuids: lists.get(name) ?? new Map(), hasMore: false }, true)
+      )
+    }
+    return new HereNowResult({
+      totalChannels: totals.totalChannels,
+      totalOccupancy: totals.totalOccupancy,
+      channels,
+      nextOffset: Option.none()
+    }, true)
+  }
+)
+
+/**
+ * Options of {@link whereNow}; `uuid` defaults to the keyset's own user id.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WhereNowOptions extends KeysetSelection {
+  readonly uuid?: string | undefined
+}
+
+/**
+ * The channels a user is present in.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const whereNow: (
+  options?: WhereNowOptions
+) => Effect.Effect<WhereNowResult, PresenceError, Requirements> = Effect.fn("Presence.whereNow")(
+  function*(options?: WhereNowOptions) {
+    const raw = yield* internal.whereNow(options ?? {})
+    return new WhereNowResult(raw, true)
+  }
+)
+
+/**
+ * Options of {@link getState}: at least one channel or group; `uuid` defaults to your own.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface GetStateOptions extends Targets, KeysetSelection {
+  readonly uuid?: string | undefined
+}
+
+/**
+ * A user's presence state in channels and groups.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const getState: (
+  options: GetStateOptions
+) => Effect.Effect<GetStateResult, PresenceError, Requirements> = Effect.fn("Presence.getState")(
+  function*(options: GetStateOptions) {
+    const raw = yield* internal.getState(options ?? {})
+    return new GetStateResult(raw, true)
+  }
+)
+
+/**
+ * Options of {@link setState}: at least one channel or group, and the state (which replaces the
+ * previous state there).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SetStateOptions extends Targets, KeysetSelection {
+  readonly state: PresenceState
+}
+
+/**
+ * Sets your presence state on channels and groups.
+ *
+ * @example
+ * import { Presence } from "effect-pubnub-presence"
+ *
+ * const typing = Presence.setState({ channels: ["lobby"], state: { typing: true, mood: "busy" } })
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const setState: (
+  options: SetStateOptions
+) => Effect.Effect<SetStateResult, PresenceError, Requirements> = Effect.fn("Presence.setState")(
+  function*(options: SetStateOptions) {
+    const raw = yield* internal.setState(options ?? { state: undefined })
+    return new SetStateResult(raw, true)
+  }
+)
+
+/**
+ * Options of {@link announceHeartbeat}: at least one channel or group; `heartbeat` is the presence
+ * timeout in seconds (20–320, default 300); `state` maps a channel or group to your state there.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HeartbeatOptions extends Targets, KeysetSelection {
+  readonly heartbeat?: number | undefined
+  readonly state?: Readonly<Record<string, PresenceState>> | ReadonlyMap<string, PresenceState> | undefined
+}
+
+/**
+ * Announces that you are present (joining if you were not), for `heartbeat` seconds. To stay
+ * present, repeat it — or let {@link enter} do it for you.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const announceHeartbeat: (
+  options: HeartbeatOptions
+) => Effect.Effect<HeartbeatResult, PresenceError, Requirements> = Effect.fn("Presence.announceHeartbeat")(
+  function*(options: HeartbeatOptions) {
+    const raw = yield* internal.announceHeartbeat(options ?? {})
+    return new HeartbeatResult(raw, true)
+  }
+)
+
+/**
+ * Options of {@link announceLeave}: at least one channel or group.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LeaveOptions extends Targets, KeysetSelection {}
+
+/**
+ * Leaves channels and groups at once (your state there is deleted).
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const announceLeave: (
+  options: LeaveOptions
+) => Effect.Effect<LeaveResult, PresenceError, Requirements> = Effect.fn("Presence.announceLeave")(
+  function*(options: LeaveOptions) {
+    const raw = yield* internal.announceLeave(options ?? {})
+    return new LeaveResult({ action: "leave", ...raw }, true)
+  }
+)

@@ -1,0 +1,33 @@
+/**
+ * effect-pubnub-presence: PubNub Presence as Effect programs.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * Keysets and the `KeysetService`.
+ *
+ * @since 0.1.0
+ */
+export * as Keyset from "./Keyset.js"
+
+/**
+ * The one-shot presence operations and their results.
+ *
+ * @since 0.1.0
+ */
+export * as Presence from "./Presence.js"
+
+/**
+ * Every failure, as tagged errors.
+ *
+ * @since 0.1.0
+ */
+export * as PresenceError from "./PresenceError.js"
+
+/**
+ * Where and how requests go.
+ *
+ * @since 0.1.0
+ */
+export * as PubNubConfig from "./PubNubConfig.js"

@@ -1,0 +1,511 @@
+/**
+ * The one-shot presence operations: input checks, request plans, decoding and merging. Results are
+ * plain data; `Presence.ts` wraps them in its result classes.
+ *
+ * @internal
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import type { Keyset, KeysetSelection } from "../Keyset.js"
+import { KeysetService } from "../Keyset.js"
+import type { KeysetNotFoundError } from "../PresenceError.js"
+import { InvalidArgumentError, MalformedResponseError } from "../PresenceError.js"
+import { PubNubConfig } from "../PubNubConfig.js"
+import { encode, encodePathList, encodeQuery } from "./encoding.js"
+import type { Call, Prepared, RawResponse, RequestFailure } from "./request.js"
+import { commonQuery, decodeWith, execute, MAX_TARGET_LENGTH, presencePrefix, SIGNING_RESERVE } from "./request.js"
+import type { Chunk } from "./split.js"
+import { plan } from "./split.js"
+import { checkHeartbeat, checkLimit, checkName, checkOffset, checkState, checkUserId } from "./validation.js"
+import * as Wire from "./wire.js"
+
+/** @internal */
+export type OperationError = RequestFailure | KeysetNotFoundError
+
+/** @internal */
+export type StateInfo = "all" | "onlyUUIDs" | "none"
+
+/** A flat presence state. @internal */
+export type PresenceState = { readonly [key: string]: string | number | boolean | null }
+
+/** @internal */
+export interface Targets {
+  readonly channels?: Iterable<string> | undefined
+  readonly channelGroups?: Iterable<string> | undefined
+}
+
+const invalid = (argument: string, reason: string) => Either.left(new InvalidArgumentError({ argument, reason }))
+
+/** @internal */
+export const check = (argument: string, value: unknown, checker: (u: unknown) => string | undefined) => {
+  const reason = checker(value)
+  return reason === undefined ? Either.void : invalid(argument, reason)
+}
+
+/**
+ * An iterable of names, checked and de-duplicated (order kept). A lone string is one name.
+ *
+ * @internal
+ */
+export const names = (
+  argument: "channels" | "channelGroups",
+  input: Iterable<string> | undefined
+): Either.Either<Array<string>, InvalidArgumentError> => {
+  if (input === undefined || input === null) return Either.right([])
+  const items: Iterable<unknown> | undefined = typeof input === "string"
+    ? [input]
+    : typeof input === "object" && Symbol.iterator in input
+    ? input
+    : undefined
+  if (items === undefined) return invalid(argument, "must be an iterable of names (an array or a Set)")
+  const seen = new Set<string>()
+  const out: Array<string> = []
+  for (const name of items) {
+    const reason = checkName(name)
+    if (reason !== undefined) {
+      const shown = typeof name === "string" ? JSON.stringify(name.slice(0, 100)) : String(typeof name)
+      return invalid(argument, `${shown} ${reason}`)
+    }
+    const s = name as string
+    if (!seen.has(s)) {
+      seen.add(s)
+      out.push(s)
+    }
+  }
+  return Either.right(out)
+}
+
+/** @internal */
+export const targets = (
+  options: Targets,
+  required: boolean
+): Either.Either<Chunk, InvalidArgumentError> =>
+  Either.gen(function*() {
+    const channels = yield* names("channels", options.channels)
+    const channelGroups = yield* names("channelGroups", options.channelGroups)
+    if (required && channels.length === 0 && channelGroups.length === 0) {
+      return yield* invalid("channels", "give at least one channel or channel group")
+    }
+    return { channels, channelGroups }
+  })
+
+/** Resolves the keyset for a call. @internal */
+export const resolveKeyset = (
+  selection: KeysetSelection
+): Effect.Effect<Keyset, InvalidArgumentError | KeysetNotFoundError, KeysetService> =>
+  Effect.flatMap(KeysetService, (service) => service.resolve({ keyset: selection.keyset, using: selection.using }))
+
+const DUMMY_REQUEST_ID = "00000000-0000-4000-8000-000000000000"
+
+/**
+ * Plans the chunks of a call over channels and groups. `fixedPath` is the path around the channel
+ * list (`/channel/` + list + `suffix`); `query` is the operation's own query without
+ * `channel-group`.
+ *
+ * @internal
+ */
+export const planCalls = Effect.fnUntraced(function*(
+  keyset: Keyset,
+  target: Chunk,
+  suffix: string,
+  query: ReadonlyArray<readonly [string, string]>,
+  extraCost?: (name: string) => number
+) {
+  const config = yield* PubNubConfig
+  const common = commonQuery(keyset, config.pnsdk, DUMMY_REQUEST_ID)
+  const baseLength = presencePrefix(keyset.subscribeKey).length + "/channel/".length + suffix.length + 1 +
+    encodeQuery([...query, ...common]).length
+  const budget = MAX_TARGET_LENGTH - baseLength - SIGNING_RESERVE
+  const chunks = plan(target.channels, target.channelGroups, budget, extraCost)
+  if (chunks === undefined) {
+    return yield* new InvalidArgumentError({
+      argument: "request",
+      reason: "a single channel or group with its state does not fit in one request (URLs are limited to about 32 KiB)"
+    })
+  }
+  return chunks
+})
+
+/** The call for one chunk. @internal */
+export const chunkCall = (
+  chunk: Chunk,
+  suffix: string,
+  query: ReadonlyArray<readonly [string, string]>
+): Call => ({
+  path: `/channel/${encodePathList(chunk.channels)}${suffix}`,
+  query: chunk.channelGroups.length > 0 ? [...query, ["channel-group", chunk.channelGroups.join(",")]] : query
+})
+
+const CHUNK_CONCURRENCY = 4
+
+// ---------------------------------------------------------------------------------------------
+// here now
+// ---------------------------------------------------------------------------------------------
+
+/** One occupant as decoded. @internal */
+export interface RawOccupant {
+  readonly uuid: string
+  readonly state: Option.Option<Wire.StateObject>
+}
+
+/** One channel as decoded. @internal */
+export interface RawChannel {
+  readonly name: string
+  readonly occupancy: number
+  readonly uuids: ReadonlyArray<RawOccupant> | undefined
+}
+
+/** A here-now answer as decoded and merged. @internal */
+export interface RawHereNow {
+  readonly totalChannels: number
+  readonly totalOccupancy: number
+  readonly channels: ReadonlyArray<RawChannel>
+}
+
+/** @internal */
+export interface HereNowOptions extends Targets, KeysetSelection {
+  readonly stateInfo?: StateInfo | undefined
+  readonly limit?: number | undefined
+  readonly offset?: number | undefined
+}
+
+const occupants = (uuids: ReadonlyArray<Wire.Occupant> | undefined): ReadonlyArray<RawOccupant> | undefined =>
+  uuids?.map((o) =>
+    typeof o === "string" ? { uuid: o, state: Option.none() } : { uuid: o.uuid, state: Option.fromNullable(o.state) }
+  )
+
+const decodeHereNowBody = decodeWith(Wire.HereNow)
+
+const decodeHereNow = (single: string | undefined) =>
+(
+  prepared: Prepared,
+  raw: RawResponse,
+  json: unknown
+): Either.Either<RawHereNow, MalformedResponseError> =>
+  Either.flatMap(decodeHereNowBody(prepared, raw, json), (body) => {
+    if ("payload" in body) {
+      const channels: Array<RawChannel> = []
+      for (const [name, entry] of Object.entries(body.payload.channels)) {
+        channels.push({ name, occupancy: entry.occupancy, uuids: occupants(entry.uuids) })
+      }
+      return Either.right({
+        totalChannels: body.payload.total_channels,
+        totalOccupancy: body.payload.total_occupancy,
+        channels
+      })
+    }
+    if (single === undefined) {
+      return Either.left(
+        new MalformedResponseError({
+          url: prepared.safeUrl,
+          status: raw.status,
+          excerpt: "",
+          reason: "a one-channel (flat) here-now body answered a request for several channels or groups"
+        })
+      )
+    }
+    return Either.right({
+      totalChannels: 1,
+      totalOccupancy: body.occupancy,
+      channels: [{ name: single, occupancy: body.occupancy, uuids: occupants(body.uuids) }]
+    })
+  })
+
+const mergeHereNow = (parts: ReadonlyArray<RawHereNow>): RawHereNow => {
+  if (parts.length === 1) return parts[0]
+  const byName = new Map<string, RawChannel>()
+  let totalChannels = 0
+  let duplicates = 0
+  for (const part of parts) {
+    totalChannels += part.totalChannels
+    for (const ch of part.channels) {
+      if (byName.has(ch.name)) duplicates++
+      else byName.set(ch.name, ch)
+    }
+  }
+  let totalOccupancy = 0
+  for (const ch of byName.values()) totalOccupancy += ch.occupancy
+  return { totalChannels: Math.max(byName.size, totalChannels - duplicates), totalOccupancy, channels: [...byName.values()] }
+}
+
+/** Validated here-now options. @internal */
+export interface HereNowPlan {
+  readonly keyset: Keyset
+  readonly target: Chunk
+  readonly stateInfo: StateInfo
+  readonly limit: number | undefined
+  readonly offset: number
+}
+
+const stateInfos: ReadonlyArray<unknown> = ["all", "onlyUUIDs", "none"]
+
+/** Checks here-now options and resolves the keyset. @internal */
+export const hereNowPlan = (
+  options: HereNowOptions
+): Effect.Effect<HereNowPlan, InvalidArgumentError | KeysetNotFoundError, KeysetService> =>
+  Effect.gen(function*() {
+    const target = yield* targets(options, false)
+    const stateInfo = options.stateInfo ?? "onlyUUIDs"
+    if (!stateInfos.includes(stateInfo)) {
+      return yield* invalid("stateInfo", `must be "all", "onlyUUIDs" or "none"`)
+    }
+    if (options.limit !== undefined) yield* check("limit", options.limit, checkLimit)
+    if (options.offset !== undefined) yield* check("offset", options.offset, checkOffset)
+    const keyset = yield* resolveKeyset(options)
+    return { keyset, target, stateInfo, limit: options.limit, offset: options.offset ?? 0 }
+  })
+
+/** One here-now call (split as needed). @internal */
+export const hereNow = (
+  p: HereNowPlan
+): Effect.Effect<RawHereNow, OperationError, HttpClient.HttpClient | KeysetService> =>
+  Effect.gen(function*() {
+    const query: Array<readonly [string, string]> = []
+    if (p.stateInfo === "none") query.push(["disable_uuids", "1"])
+    if (p.stateInfo === "all") query.push(["state", "1"])
+    if (p.limit !== undefined) query.push(["limit", String(p.limit)])
+    if (p.offset > 0) query.push(["offset", String(p.offset)])
+    if (p.target.channels.length === 0 && p.target.channelGroups.length === 0) {
+      return yield* execute(p.keyset, { path: "", query }, decodeHereNow(undefined))
+    }
+    const chunks = yield* planCalls(p.keyset, p.target, "", query)
+    const parts = yield* Effect.forEach(
+      chunks,
+      (chunk) =>
+        execute(
+          p.keyset,
+          chunkCall(chunk, "", query),
+          decodeHereNow(chunk.channels.length === 1 && chunk.channelGroups.length === 0 ? chunk.channels[0] : undefined)
+        ),
+      { concurrency: CHUNK_CONCURRENCY }
+    )
+    return mergeHereNow(parts)
+  })
+
+// ---------------------------------------------------------------------------------------------
+// where now
+// ---------------------------------------------------------------------------------------------
+
+/** @internal */
+export interface WhereNowOptions extends KeysetSelection {
+  readonly uuid?: string | undefined
+}
+
+const decodeWhereNow = decodeWith(Wire.WhereNow)
+
+/** @internal */
+export const whereNow = (
+  options: WhereNowOptions
+): Effect.Effect<{ uuid: string; channels: ReadonlyArray<string> }, OperationError, HttpClient.HttpClient | KeysetService> =>
+  Effect.gen(function*() {
+    if (options.uuid !== undefined) yield* check("uuid", options.uuid, checkUserId)
+    const keyset = yield* resolveKeyset(options)
+    const uuid = options.uuid ?? keyset.userId
+    const body = yield* execute(keyset, { path: `/uuid/${encode(uuid)}`, query: [] }, decodeWhereNow)
+    return { uuid, channels: body.payload?.channels ?? [] }
+  })
+
+// ---------------------------------------------------------------------------------------------
+// get state
+// ---------------------------------------------------------------------------------------------
+
+/** @internal */
+export interface GetStateOptions extends Targets, KeysetSelection {
+  readonly uuid?: string | undefined
+}
+
+const decodeGetStateMulti = decodeWith(Wire.GetStateMulti)
+const decodeGetStateSingle = decodeWith(Wire.GetStateSingle)
+
+const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+const decodeGetState = (single: string | undefined) =>
+(
+  prepared: Prepared,
+  raw: RawResponse,
+  json: unknown
+): Either.Either<Map<string, Wire.StateObject>, MalformedResponseError> => {
+  // One channel: `payload` is the state, unless the body is plainly the several-channel shape.
+  const looksSingle = isObject(json) && ("channel" in json ||
+    !(isObject(json.payload) && Object.keys(json.payload).length === 1 && isObject(json.payload.channels)))
+  if (looksSingle) {
+    return Either.flatMap(decodeGetStateSingle(prepared, raw, json), (body) => {
+      const name = body.channel ?? single
+      if (name === undefined) {
+        return Either.left(
+          new MalformedResponseError({
+            url: prepared.safeUrl,
+            status: raw.status,
+            excerpt: "",
+            reason: "a one-channel get-state body without `channel` answered a request for several"
+          })
+        )
+      }
+      return Either.right(new Map([[name, body.payload]]))
+    })
+  }
+  return Either.map(decodeGetStateMulti(prepared, raw, json), (body) => new Map(Object.entries(body.payload.channels)))
+}
+
+/** @internal */
+export const getState = (
+  options: GetStateOptions
+): Effect.Effect<
+  { uuid: string; channels: ReadonlyMap<string, Wire.StateObject> },
+  OperationError,
+  HttpClient.HttpClient | KeysetService
+> =>
+  Effect.gen(function*() {
+    const target = yield* targets(options, true)
+    if (options.uuid !== undefined) yield* check("uuid", options.uuid, checkUserId)
+    const keyset = yield* resolveKeyset(options)
+    const uuid = options.uuid ?? keyset.userId
+    const suffix = `/uuid/${encode(uuid)}`
+    const chunks = yield* planCalls(keyset, target, suffix, [])
+    const parts = yield* Effect.forEach(
+      chunks,
+      (chunk) =>
+        execute(
+          keyset,
+          chunkCall(chunk, suffix, []),
+          decodeGetState(chunk.channels.length === 1 && chunk.channelGroups.length === 0 ? chunk.channels[0] : undefined)
+        ),
+      { concurrency: CHUNK_CONCURRENCY }
+    )
+    const channels = new Map<string, Wire.StateObject>()
+    for (const part of parts) for (const [k, v] of part) channels.set(k, v)
+    return { uuid, channels }
+  })
+
+// ---------------------------------------------------------------------------------------------
+// set state
+// ---------------------------------------------------------------------------------------------
+
+/** @internal */
+export interface SetStateOptions extends Targets, KeysetSelection {
+  readonly state: PresenceState
+}
+
+const decodeSetState = decodeWith(Wire.SetState)
+
+/** @internal */
+export const setState = (
+  options: SetStateOptions
+): Effect.Effect<{ state: Wire.StateObject }, OperationError, HttpClient.HttpClient | KeysetService> =>
+  Effect.gen(function*() {
+    const target = yield* targets(options, true)
+    yield* check("state", options.state, checkState)
+    const keyset = yield* resolveKeyset(options)
+    const suffix = `/uuid/${encode(keyset.userId)}/data`
+    const query: Array<readonly [string, string]> = [["state", JSON.stringify(options.state)]]
+    const chunks = yield* planCalls(keyset, target, suffix, query)
+    const parts = yield* Effect.forEach(
+      chunks,
+      (chunk) => execute(keyset, chunkCall(chunk, suffix, query), decodeSetState),
+      { concurrency: CHUNK_CONCURRENCY }
+    )
+    return { state: parts[0].payload }
+  })
+
+// ---------------------------------------------------------------------------------------------
+// heartbeat and leave
+// ---------------------------------------------------------------------------------------------
+
+/** @internal */
+export interface HeartbeatOptions extends Targets, KeysetSelection {
+  readonly heartbeat?: number | undefined
+  readonly state?: Readonly<Record<string, PresenceState>> | ReadonlyMap<string, PresenceState> | undefined
+}
+
+/** @internal */
+export const DEFAULT_HEARTBEAT = 300
+
+const decodeHeartbeat = decodeWith(Wire.Heartbeat)
+const decodeLeave = decodeWith(Wire.Leave)
+
+/** Checks a per-channel state map against the channels and groups it goes with. @internal */
+export const stateMap = (
+  state: HeartbeatOptions["state"],
+  target: Chunk
+): Either.Either<Map<string, PresenceState>, InvalidArgumentError> => {
+  const out = new Map<string, PresenceState>()
+  if (state === undefined) return Either.right(out)
+  if (!isObject(state) && !(state instanceof Map)) return invalid("state", "must be an object or Map of channel → state")
+  const entries: Iterable<readonly [string, unknown]> = state instanceof Map ? state.entries() : Object.entries(state)
+  const known = new Set([...target.channels, ...target.channelGroups])
+  for (const [name, value] of entries) {
+    if (!known.has(name)) return invalid("state", `has an entry for "${name}", which is not among the channels or groups`)
+    const reason = checkState(value)
+    if (reason !== undefined) return invalid("state", `for "${name}" ${reason}`)
+    out.set(name, value as PresenceState)
+  }
+  return Either.right(out)
+}
+
+const stateQuery = (states: ReadonlyMap<string, PresenceState>, chunk: Chunk): Array<readonly [string, string]> => {
+  if (states.size === 0) return []
+  const part: Record<string, PresenceState> = {}
+  let any = false
+  for (const name of [...chunk.channels, ...chunk.channelGroups]) {
+    const s = states.get(name)
+    if (s !== undefined) {
+      part[name] = s
+      any = true
+    }
+  }
+  return any ? [["state", JSON.stringify(part)]] : []
+}
+
+/** @internal */
+export const announceHeartbeat = (
+  options: HeartbeatOptions
+): Effect.Effect<
+  { channels: ReadonlyArray<string>; channelGroups: ReadonlyArray<string>; heartbeat: number },
+  OperationError,
+  HttpClient.HttpClient | KeysetService
+> =>
+  Effect.gen(function*() {
+    const target = yield* targets(options, true)
+    const heartbeat = options.heartbeat ?? DEFAULT_HEARTBEAT
+    yield* check("heartbeat", heartbeat, checkHeartbeat)
+    const states = yield* stateMap(options.state, target)
+    const keyset = yield* resolveKeyset(options)
+    const query: Array<readonly [string, string]> = [["heartbeat", String(heartbeat)]]
+    // each state entry costs `"name":{…},` encoded, plus the `&state={}` around them
+    const stateCost = (name: string) => {
+      const s = states.get(name)
+      return s === undefined ? 0 : encode(`${JSON.stringify(name)}:${JSON.stringify(s)},`).length + 13
+    }
+    const chunks = yield* planCalls(keyset, target, "/heartbeat", query, stateCost)
+    yield* Effect.forEach(
+      chunks,
+      (chunk) => execute(keyset, chunkCall(chunk, "/heartbeat", [...query, ...stateQuery(states, chunk)]), decodeHeartbeat),
+      { concurrency: CHUNK_CONCURRENCY, discard: true }
+    )
+    return { channels: target.channels, channelGroups: target.channelGroups, heartbeat }
+  })
+
+/** @internal */
+export interface LeaveOptions extends Targets, KeysetSelection {}
+
+/** @internal */
+export const announceLeave = (
+  options: LeaveOptions
+): Effect.Effect<
+  { channels: ReadonlyArray<string>; channelGroups: ReadonlyArray<string> },
+  OperationError,
+  HttpClient.HttpClient | KeysetService
+> =>
+  Effect.gen(function*() {
+    const target = yield* targets(options, true)
+    const keyset = yield* resolveKeyset(options)
+    const chunks = yield* planCalls(keyset, target, "/leave", [])
+    yield* Effect.forEach(
+      chunks,
+      (chunk) => execute(keyset, chunkCall(chunk, "/leave", []), decodeLeave),
+      { concurrency: CHUNK_CONCURRENCY, discard: true }
+    )
+    return { channels: target.channels, channelGroups: target.channelGroups }
+  })

@@ -1,0 +1,387 @@
+/**
+ * The request pipeline: URL building, common query, signing, sending with a timeout, and turning
+ * every outcome into a decoded value or a `PresenceError`.
+ *
+ * @internal
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Encoding from "effect/Encoding"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Random from "effect/Random"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import type { Keyset } from "../Keyset.js"
+import {
+  AccessDeniedError,
+  BadRequestError,
+  InvalidArgumentError,
+  MalformedResponseError,
+  PresenceNotEnabledError,
+  RateLimitedError,
+  RequestTimeoutError,
+  ServerError,
+  TransportError,
+  UnexpectedStatusError,
+  UriTooLongError
+} from "../PresenceError.js"
+import { PubNubConfig } from "../PubNubConfig.js"
+import { encode, encodeQuery } from "./encoding.js"
+import { ErrorBody } from "./wire.js"
+
+/** Errors the pipeline itself can produce. @internal */
+export type RequestFailure =
+  | InvalidArgumentError
+  | TransportError
+  | RequestTimeoutError
+  | BadRequestError
+  | PresenceNotEnabledError
+  | AccessDeniedError
+  | UriTooLongError
+  | RateLimitedError
+  | ServerError
+  | UnexpectedStatusError
+  | MalformedResponseError
+
+/**
+ * The most a request target (path + `?` + query) may be. PubNub answers 414 past about 32 KiB; we
+ * keep a margin below that.
+ *
+ * @internal
+ */
+export const MAX_TARGET_LENGTH = 32_000
+
+/** Room kept for `timestamp` and `signature`, which are added after a call is planned. @internal */
+export const SIGNING_RESERVE = 80
+
+/** One request to make: the path after the sub-key prefix, and the operation's own query. @internal */
+export interface Call {
+  readonly path: string
+  readonly query: ReadonlyArray<readonly [string, string]>
+}
+
+/** The path prefix for a subscribe key. @internal */
+export const presencePrefix = (subscribeKey: string): string => `/v2/presence/sub-key/${encode(subscribeKey)}`
+
+const hex = (n: number, width: number): string => n.toString(16).padStart(width, "0")
+
+/** A random v4 UUID from the `Random` service (so tests can seed it). @internal */
+export const randomUuid: Effect.Effect<string> = Effect.map(
+  Effect.all([
+    Random.nextIntBetween(0, 0x10000),
+    Random.nextIntBetween(0, 0x10000),
+    Random.nextIntBetween(0, 0x10000),
+    Random.nextIntBetween(0, 0x10000),
+    Random.nextIntBetween(0, 0x10000),
+    Random.nextIntBetween(0, 0x10000),
+    Random.nextIntBetween(0, 0x10000),
+    Random.nextIntBetween(0, 0x10000)
+  ]),
+  (w) =>
+    `${hex(w[0], 4)}${hex(w[1], 4)}-${hex(w[2], 4)}-${hex(0x4000 | (w[3] & 0x0fff), 4)}-${
+      hex(0x8000 | (w[4] & 0x3fff), 4)
+    }-${hex(w[5], 4)}${hex(w[6], 4)}${hex(w[7], 4)}`
+)
+
+/**
+ * The query parameters every request carries, in the order they are sent: the operation's own,
+ * then `uuid`, `pnsdk`, `requestid`, `auth`.
+ *
+ * @internal
+ */
+export const commonQuery = (
+  keyset: Keyset,
+  pnsdk: string,
+  requestId: string
+): Array<readonly [string, string]> => {
+  const out: Array<readonly [string, string]> = [["uuid", keyset.userId], ["pnsdk", pnsdk], ["requestid", requestId]]
+  const auth = keyset.authToken ?? keyset.authKey
+  if (auth !== undefined) out.push(["auth", Redacted.value(auth)])
+  return out
+}
+
+/** The v2 string to sign for a GET. @internal */
+export const stringToSign = (
+  publishKey: string,
+  path: string,
+  query: ReadonlyArray<readonly [string, string]>
+): string => {
+  const sorted = query.filter(([k]) => k !== "signature").sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return `GET\n${publishKey}\n${path}\n${encodeQuery(sorted)}\n`
+}
+
+const keyCache = new WeakMap<Redacted.Redacted<string>, Promise<CryptoKey>>()
+
+const importKey = (secret: Redacted.Redacted<string>): Promise<CryptoKey> => {
+  let key = keyCache.get(secret)
+  if (key === undefined) {
+    key = globalThis.crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(Redacted.value(secret)),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"]
+    )
+    keyCache.set(secret, key)
+  }
+  return key
+}
+
+/** `v2.` + base64url(HMAC-SHA256(secret, input)) without padding, via Web Crypto. @internal */
+export const sign = (secret: Redacted.Redacted<string>, input: string): Effect.Effect<string, InvalidArgumentError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const key = await importKey(secret)
+      const mac = await globalThis.crypto.subtle.sign("HMAC", key, new TextEncoder().encode(input))
+      return "v2." + Encoding.encodeBase64Url(new Uint8Array(mac))
+    },
+    catch: () => new InvalidArgumentError({ argument: "secretKey", reason: "could not be used to sign the request" })
+  })
+
+/** A prepared request: what to send, and what may be shown. @internal */
+export interface Prepared {
+  readonly url: string
+  /** The URL with `auth` and `signature` removed: safe for spans, logs and errors. */
+  readonly safeUrl: string
+  /** path + `?` + query, whose length the service limits. */
+  readonly target: string
+  /** Replaces any secret that appears in text (a body excerpt, a transport message). */
+  readonly scrub: (text: string) => string
+  readonly hasSecrets: boolean
+}
+
+/** Builds the full request for a call: common query, signing, URL. @internal */
+export const prepare = Effect.fnUntraced(function*(keyset: Keyset, call: Call) {
+  const config = yield* PubNubConfig
+  const requestId = yield* randomUuid
+  const path = presencePrefix(keyset.subscribeKey) + call.path
+  const query: Array<readonly [string, string]> = [...call.query, ...commonQuery(keyset, config.pnsdk, requestId)]
+  const secrets: Array<string> = []
+  const auth = keyset.authToken ?? keyset.authKey
+  if (auth !== undefined) secrets.push(Redacted.value(auth))
+  if (keyset.secretKey !== undefined) {
+    const millis = yield* Clock.currentTimeMillis
+    query.push(["timestamp", String(Math.floor(millis / 1000))])
+    const signature = yield* sign(keyset.secretKey, stringToSign(keyset.publishKey ?? "", path, query))
+    query.push(["signature", signature])
+    secrets.push(signature, Redacted.value(keyset.secretKey))
+  }
+  const target = query.length === 0 ? path : `${path}?${encodeQuery(query)}`
+  const safeQuery = query.filter(([k]) => k !== "auth" && k !== "signature")
+  const base = `${config.secure ? "https" : "http"}://${config.origin}`
+  const scrub = makeScrubber(secrets)
+  return {
+    url: base + target,
+    safeUrl: base + `${path}?${encodeQuery(safeQuery)}`,
+    target,
+    scrub,
+    hasSecrets: secrets.length > 0
+  } satisfies Prepared
+})
+
+const makeScrubber = (secrets: ReadonlyArray<string>): (text: string) => string => {
+  const needles = secrets.flatMap((s) => (s.length === 0 ? [] : s === encode(s) ? [s] : [s, encode(s)]))
+  if (needles.length === 0) return (text) => text
+  return (text) => {
+    let out = text
+    for (const needle of needles) out = out.split(needle).join("<redacted>")
+    return out
+  }
+}
+
+const EXCERPT_LENGTH = 200
+
+/** The first characters of a body, whitespace folded, for error messages. @internal */
+export const excerptOf = (body: string): string => {
+  const folded = body.replace(/\s+/g, " ").trim()
+  return folded.length > EXCERPT_LENGTH ? folded.slice(0, EXCERPT_LENGTH) + "…" : folded
+}
+
+const htmlTitle = (body: string): string | undefined => {
+  const m = /<title[^>]*>([^<]*)<\/title>/i.exec(body)
+  return m === null ? undefined : m[1].trim()
+}
+
+/** The raw outcome of one HTTP exchange. @internal */
+export interface RawResponse {
+  readonly status: number
+  readonly retryAfter: string | undefined
+  readonly body: string
+}
+
+const decodeErrorBody = Schema.decodeUnknownOption(ErrorBody)
+
+const parseJson = (body: string): Option.Option<unknown> => {
+  try {
+    return Option.some(JSON.parse(body))
+  } catch {
+    return Option.none()
+  }
+}
+
+/**
+ * Parses `Retry-After` (seconds, or an HTTP date relative to `nowMillis`).
+ *
+ * @internal
+ */
+export const parseRetryAfter = (header: string | undefined, nowMillis: number): Option.Option<Duration.Duration> => {
+  if (header === undefined) return Option.none()
+  const trimmed = header.trim()
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Option.some(Duration.seconds(Number(trimmed)))
+  const date = Date.parse(trimmed)
+  return Number.isNaN(date) ? Option.none() : Option.some(Duration.millis(Math.max(0, date - nowMillis)))
+}
+
+/**
+ * Turns an HTTP answer into JSON to decode, or the matching error. The body's `status` wins over
+ * the HTTP status ("false 200"); non-JSON bodies on error statuses (proxy HTML pages) still map by
+ * HTTP status.
+ *
+ * @internal
+ */
+export const classify = (
+  prepared: Prepared,
+  raw: RawResponse,
+  nowMillis: number
+): Either.Either<unknown, RequestFailure> => {
+  const url = prepared.safeUrl
+  const json = parseJson(raw.body)
+  const errorBody = Option.flatMap(json, decodeErrorBody)
+  const bodyStatus = Option.flatMap(errorBody, (b) => Option.fromNullable(b.status))
+  const status = Option.isSome(bodyStatus) && bodyStatus.value >= 400 ? bodyStatus.value : raw.status
+  if (status >= 200 && status < 300) {
+    return Option.isSome(json)
+      ? Either.right(json.value)
+      : Either.left(
+        new MalformedResponseError({
+          url,
+          status: raw.status,
+          excerpt: prepared.scrub(excerptOf(raw.body)),
+          reason: raw.body.trim().length === 0 ? "the body is empty" : "the body is not JSON (or is truncated)"
+        })
+      )
+  }
+  const body = Option.getOrUndefined(errorBody)
+  const serverMessage = prepared.scrub(
+    body?.message ?? (Option.isSome(json) ? excerptOf(raw.body) : htmlTitle(raw.body) ?? excerptOf(raw.body))
+  )
+  switch (status) {
+    case 400:
+      return Either.left(new BadRequestError({ url, serverMessage, service: body?.service ?? "unknown" }))
+    case 402:
+      return Either.left(new PresenceNotEnabledError({ url, serverMessage }))
+    case 403:
+      return Either.left(
+        new AccessDeniedError({
+          url,
+          serverMessage,
+          channels: body?.payload?.channels ?? [],
+          channelGroups: body?.payload?.["channel-groups"] ?? []
+        })
+      )
+    case 414:
+      return Either.left(new UriTooLongError({ url, length: prepared.target.length }))
+    case 429:
+      return Either.left(new RateLimitedError({ url, retryAfter: parseRetryAfter(raw.retryAfter, nowMillis) }))
+  }
+  if (status >= 500 && status < 600) return Either.left(new ServerError({ url, status, serverMessage }))
+  return Either.left(new UnexpectedStatusError({ url, status, serverMessage }))
+}
+
+/**
+ * Decodes JSON with a wire schema, or fails with `MalformedResponseError`.
+ *
+ * @internal
+ */
+export const decodeWith = <A, I>(schema: Schema.Schema<A, I>) => {
+  const decode = Schema.decodeUnknownEither(schema, { errors: "first" })
+  return (prepared: Prepared, raw: RawResponse, json: unknown): Either.Either<A, MalformedResponseError> =>
+    Either.mapLeft(decode(json), (e) =>
+      new MalformedResponseError({
+        url: prepared.safeUrl,
+        status: raw.status,
+        excerpt: prepared.scrub(excerptOf(raw.body)),
+        reason: prepared.scrub(ParseResult.TreeFormatter.formatErrorSync(e))
+      }))
+}
+
+const transportReason = (error: HttpClientError.HttpClientError): string => {
+  const cause: unknown = error.cause
+  const detail = cause instanceof Error
+    ? cause.message + (cause.cause instanceof Error ? ` (${cause.cause.message})` : "")
+    : ""
+  return detail.length > 0 ? `${error.reason}: ${detail}` : error.reason
+}
+
+/**
+ * Sends a prepared request and reads the whole body, within the configured timeout.
+ *
+ * @internal
+ */
+export const send = Effect.fnUntraced(function*(prepared: Prepared) {
+  const config = yield* PubNubConfig
+  const client = yield* HttpClient.HttpClient
+  const request = HttpClientRequest.get(prepared.url, { acceptJson: true })
+  const exchange = client.execute(request).pipe(
+    Effect.flatMap((response) =>
+      Effect.map(response.text, (body): RawResponse => ({
+        status: response.status,
+        retryAfter: response.headers["retry-after"],
+        body
+      }))
+    ),
+    Effect.scoped,
+    Effect.mapError((error) =>
+      new TransportError({ url: prepared.safeUrl, reason: prepared.scrub(transportReason(error)) })
+    )
+  )
+  // The platform's own client span records the full URL; when it carries secrets, replace that
+  // span with one that records the safe URL.
+  const traced = prepared.hasSecrets
+    ? exchange.pipe(
+      Effect.locallyWith(HttpClient.currentTracerDisabledWhen, (previous) => (r) => r === request || previous(r)),
+      Effect.withSpan("http.client GET", {
+        kind: "client",
+        attributes: { "http.request.method": "GET", "url.full": prepared.safeUrl }
+      })
+    )
+    : exchange
+  return yield* traced.pipe(
+    Effect.timeoutFail({
+      duration: config.requestTimeout,
+      onTimeout: () =>
+        new RequestTimeoutError({ url: prepared.safeUrl, timeoutMillis: Duration.toMillis(config.requestTimeout) })
+    })
+  )
+})
+
+/**
+ * One whole exchange: prepare, send, classify, decode.
+ *
+ * @internal
+ */
+export const execute = <A>(
+  keyset: Keyset,
+  call: Call,
+  decode: (prepared: Prepared, raw: RawResponse, json: unknown) => Either.Either<A, RequestFailure>
+): Effect.Effect<A, RequestFailure, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const prepared = yield* prepare(keyset, call)
+    yield* Effect.annotateCurrentSpan("pubnub.url", prepared.safeUrl)
+    if (prepared.target.length > MAX_TARGET_LENGTH + SIGNING_RESERVE) {
+      return yield* new InvalidArgumentError({
+        argument: "request",
+        reason: `would be ${prepared.target.length} characters long, over the service's limit`
+      })
+    }
+    const raw = yield* send(prepared)
+    const now = yield* Clock.currentTimeMillis
+    const json = yield* classify(prepared, raw, now)
+    return yield* decode(prepared, raw, json)
+  })

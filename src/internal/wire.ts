@@ -1,0 +1,124 @@
+/**
+ * The wire format of presence responses (PROTOCOL.md §3–4), as Schemas. The client decodes with
+ * these; the emulator builds its bodies as these types and encodes with them.
+ *
+ * @internal
+ */
+import * as Schema from "effect/Schema"
+
+/** A state object: any JSON object (not an array). @internal */
+export const StateObject = Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
+  Schema.filter((u) => !Array.isArray(u), { message: () => "state must be an object, not an array" })
+)
+/** @internal */
+export type StateObject = typeof StateObject.Type
+
+/** One occupant in a `uuids` list: a bare uuid, or `{uuid, state?}`. @internal */
+export const OccupantObject = Schema.Struct({ uuid: Schema.String, state: Schema.optional(StateObject) })
+/** @internal */
+export const Occupant = Schema.Union(Schema.String, OccupantObject)
+/** @internal */
+export type Occupant = typeof Occupant.Type
+
+const Envelope = {
+  status: Schema.optional(Schema.Number),
+  message: Schema.optional(Schema.String),
+  service: Schema.optional(Schema.String)
+}
+
+/** Here now, one channel, no group: flat. @internal */
+export const HereNowFlat = Schema.Struct({
+  ...Envelope,
+  uuids: Schema.optional(Schema.Array(Occupant)),
+  occupancy: Schema.Number
+})
+/** @internal */
+export type HereNowFlat = typeof HereNowFlat.Type
+
+/** One channel inside a nested here-now payload. @internal */
+export const ChannelEntry = Schema.Struct({
+  uuids: Schema.optional(Schema.Array(Occupant)),
+  occupancy: Schema.Number
+})
+/** @internal */
+export type ChannelEntry = typeof ChannelEntry.Type
+
+/** Here now, several channels, any group, or global: nested. @internal */
+export const HereNowNested = Schema.Struct({
+  ...Envelope,
+  payload: Schema.Struct({
+    channels: Schema.Record({ key: Schema.String, value: ChannelEntry }),
+    total_channels: Schema.Number,
+    total_occupancy: Schema.Number
+  })
+})
+/** @internal */
+export type HereNowNested = typeof HereNowNested.Type
+
+/** Either here-now shape; `payload` tells them apart. @internal */
+export const HereNow = Schema.Union(HereNowNested, HereNowFlat)
+
+/** Where now (a body without `payload` means no channels). @internal */
+export const WhereNow = Schema.Struct({
+  ...Envelope,
+  payload: Schema.optional(Schema.Struct({ channels: Schema.Array(Schema.String) }))
+})
+/** @internal */
+export type WhereNow = typeof WhereNow.Type
+
+/** Get state for several channels or any group. @internal */
+export const GetStateMulti = Schema.Struct({
+  ...Envelope,
+  uuid: Schema.optional(Schema.String),
+  payload: Schema.Struct({ channels: Schema.Record({ key: Schema.String, value: StateObject }) })
+})
+/** @internal */
+export type GetStateMulti = typeof GetStateMulti.Type
+
+/** Get state for one channel: `payload` is the state. @internal */
+export const GetStateSingle = Schema.Struct({
+  ...Envelope,
+  uuid: Schema.optional(Schema.String),
+  channel: Schema.optional(Schema.String),
+  payload: StateObject
+})
+/** @internal */
+export type GetStateSingle = typeof GetStateSingle.Type
+
+/** Set state: the state that was set. @internal */
+export const SetState = Schema.Struct({ ...Envelope, payload: StateObject })
+/** @internal */
+export type SetState = typeof SetState.Type
+
+/** Heartbeat. @internal */
+export const Heartbeat = Schema.Struct({ ...Envelope })
+/** @internal */
+export type Heartbeat = typeof Heartbeat.Type
+
+/** Leave. @internal */
+export const Leave = Schema.Struct({ ...Envelope, action: Schema.optional(Schema.Literal("leave")) })
+/** @internal */
+export type Leave = typeof Leave.Type
+
+/** An error body. Every field is optional: proxies send all sorts. @internal */
+export const ErrorBody = Schema.Struct({
+  status: Schema.optional(Schema.Number),
+  error: Schema.optional(Schema.Unknown),
+  message: Schema.optional(Schema.String),
+  service: Schema.optional(Schema.String),
+  payload: Schema.optional(Schema.Struct({
+    channels: Schema.optional(Schema.Array(Schema.String)),
+    "channel-groups": Schema.optional(Schema.Array(Schema.String))
+  }))
+})
+/** @internal */
+export type ErrorBody = typeof ErrorBody.Type
+
+/** Channel-group registry: list. @internal */
+export const ChannelGroupList = Schema.Struct({
+  ...Envelope,
+  error: Schema.optional(Schema.Boolean),
+  payload: Schema.Struct({ group: Schema.String, channels: Schema.Array(Schema.String) })
+})
+/** @internal */
+export type ChannelGroupList = typeof ChannelGroupList.Type
