@@ -11,11 +11,20 @@ import * as Option from "effect/Option"
 import type { Keyset, KeysetSelection } from "../Keyset.js"
 import { KeysetService } from "../Keyset.js"
 import type { KeysetNotFoundError } from "../PresenceError.js"
-import { InvalidArgumentError, MalformedResponseError } from "../PresenceError.js"
+import type { MalformedResponseError } from "../PresenceError.js"
+import { InvalidArgumentError } from "../PresenceError.js"
 import { PubNubConfig } from "../PubNubConfig.js"
 import { encode, encodePathList, encodeQuery } from "./encoding.js"
 import type { Call, Prepared, RawResponse, RequestFailure } from "./request.js"
-import { commonQuery, decodeWith, execute, MAX_TARGET_LENGTH, presencePrefix, SIGNING_RESERVE } from "./request.js"
+import {
+  commonQuery,
+  decodeWith,
+  execute,
+  malformed,
+  MAX_TARGET_LENGTH,
+  presencePrefix,
+  SIGNING_RESERVE
+} from "./request.js"
 import type { Chunk } from "./split.js"
 import { plan } from "./split.js"
 import { checkHeartbeat, checkLimit, checkName, checkOffset, checkState, checkUserId } from "./validation.js"
@@ -198,12 +207,7 @@ const decodeHereNow = (single: string | undefined) =>
     }
     if (single === undefined) {
       return Either.left(
-        new MalformedResponseError({
-          url: prepared.safeUrl,
-          status: raw.status,
-          excerpt: "",
-          reason: "a one-channel (flat) here-now body answered a request for several channels or groups"
-        })
+        malformed(prepared, raw, "a one-channel (flat) here-now body answered a request for several channels or groups")
       )
     }
     return Either.right({
@@ -227,7 +231,11 @@ const mergeHereNow = (parts: ReadonlyArray<RawHereNow>): RawHereNow => {
   }
   let totalOccupancy = 0
   for (const ch of byName.values()) totalOccupancy += ch.occupancy
-  return { totalChannels: Math.max(byName.size, totalChannels - duplicates), totalOccupancy, channels: [...byName.values()] }
+  return {
+    totalChannels: Math.max(byName.size, totalChannels - duplicates),
+    totalOccupancy,
+    channels: [...byName.values()]
+  }
 }
 
 /** Validated here-now options. @internal */
@@ -298,7 +306,11 @@ const decodeWhereNow = decodeWith(Wire.WhereNow)
 /** @internal */
 export const whereNow = (
   options: WhereNowOptions
-): Effect.Effect<{ uuid: string; channels: ReadonlyArray<string> }, OperationError, HttpClient.HttpClient | KeysetService> =>
+): Effect.Effect<
+  { uuid: string; channels: ReadonlyArray<string> },
+  OperationError,
+  HttpClient.HttpClient | KeysetService
+> =>
   Effect.gen(function*() {
     if (options.uuid !== undefined) yield* check("uuid", options.uuid, checkUserId)
     const keyset = yield* resolveKeyset(options)
@@ -335,12 +347,7 @@ const decodeGetState = (single: string | undefined) =>
       const name = body.channel ?? single
       if (name === undefined) {
         return Either.left(
-          new MalformedResponseError({
-            url: prepared.safeUrl,
-            status: raw.status,
-            excerpt: "",
-            reason: "a one-channel get-state body without `channel` answered a request for several"
-          })
+          malformed(prepared, raw, "a one-channel get-state body without `channel` answered a request for several")
         )
       }
       return Either.right(new Map([[name, body.payload]]))
@@ -370,7 +377,9 @@ export const getState = (
         execute(
           keyset,
           chunkCall(chunk, suffix, []),
-          decodeGetState(chunk.channels.length === 1 && chunk.channelGroups.length === 0 ? chunk.channels[0] : undefined)
+          decodeGetState(
+            chunk.channels.length === 1 && chunk.channelGroups.length === 0 ? chunk.channels[0] : undefined
+          )
         ),
       { concurrency: CHUNK_CONCURRENCY }
     )
@@ -432,11 +441,15 @@ export const stateMap = (
 ): Either.Either<Map<string, PresenceState>, InvalidArgumentError> => {
   const out = new Map<string, PresenceState>()
   if (state === undefined) return Either.right(out)
-  if (!isObject(state) && !(state instanceof Map)) return invalid("state", "must be an object or Map of channel → state")
+  if (!isObject(state) && !(state instanceof Map)) {
+    return invalid("state", "must be an object or Map of channel → state")
+  }
   const entries: Iterable<readonly [string, unknown]> = state instanceof Map ? state.entries() : Object.entries(state)
   const known = new Set([...target.channels, ...target.channelGroups])
   for (const [name, value] of entries) {
-    if (!known.has(name)) return invalid("state", `has an entry for "${name}", which is not among the channels or groups`)
+    if (!known.has(name)) {
+      return invalid("state", `has an entry for "${name}", which is not among the channels or groups`)
+    }
     const reason = checkState(value)
     if (reason !== undefined) return invalid("state", `for "${name}" ${reason}`)
     out.set(name, value as PresenceState)
@@ -481,7 +494,8 @@ export const announceHeartbeat = (
     const chunks = yield* planCalls(keyset, target, "/heartbeat", query, stateCost)
     yield* Effect.forEach(
       chunks,
-      (chunk) => execute(keyset, chunkCall(chunk, "/heartbeat", [...query, ...stateQuery(states, chunk)]), decodeHeartbeat),
+      (chunk) =>
+        execute(keyset, chunkCall(chunk, "/heartbeat", [...query, ...stateQuery(states, chunk)]), decodeHeartbeat),
       { concurrency: CHUNK_CONCURRENCY, discard: true }
     )
     return { channels: target.channels, channelGroups: target.channelGroups, heartbeat }

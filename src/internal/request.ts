@@ -294,6 +294,15 @@ export const classify = (
   return Either.left(new UnexpectedStatusError({ url, status, serverMessage }))
 }
 
+/** A `MalformedResponseError` for a body that decoded but does not fit the request. @internal */
+export const malformed = (prepared: Prepared, raw: RawResponse, reason: string): MalformedResponseError =>
+  new MalformedResponseError({
+    url: prepared.safeUrl,
+    status: raw.status,
+    excerpt: prepared.scrub(excerptOf(raw.body)),
+    reason
+  })
+
 /**
  * Decodes JSON with a wire schema, or fails with `MalformedResponseError`.
  *
