@@ -393,9 +393,15 @@ describe("secrets stay out of errors", () => {
       const ok = Fake.layer(() => Fake.ok({ uuids: ["a"], occupancy: 1 }), { default: keyset })
       yield* Presence.hereNow({ channels: ["a"] }).pipe(Effect.provide(ok.layer), Effect.withTracer(recording))
       const down = Fake.layer(() => Fake.json({ status: 503, error: 1, message: "down" }, 503), { default: keyset })
-      yield* Effect.flip(Presence.hereNow({ channels: ["a"] })).pipe(Effect.provide(down.layer), Effect.withTracer(recording))
+      yield* Effect.flip(Presence.hereNow({ channels: ["a"] })).pipe(
+        Effect.provide(down.layer),
+        Effect.withTracer(recording)
+      )
       assert.includeMembers(spans.map((s) => s.name), ["Presence.hereNow", "http.client GET"])
-      const recorded = spans.map((s) => JSON.stringify([s.name, [...s.attributes]], (_, v) => typeof v === "bigint" ? String(v) : v) + String(s.status._tag === "Ended" ? s.status.exit : "")).join("\n")
+      const recorded = spans.map((s) =>
+        JSON.stringify([s.name, [...s.attributes]], (_, v) => typeof v === "bigint" ? String(v) : v) +
+        String(s.status._tag === "Ended" ? s.status.exit : "")
+      ).join("\n")
       assert.include(recorded, "uuid=alice")
       assert.notInclude(recorded, "TOPSECRET")
       assert.notInclude(recorded, "signature=")

@@ -42,6 +42,9 @@ export const bye = Presence.announceLeave({ channels: ["lobby"] })
 
 // another keyset: registered by name, or passed for one call
 declare const adminKeyset: Keyset.Keyset
-export const keys = Keyset.layer({ default: new Keyset.Keyset({ subscribeKey: "sub-c-app", userId: "alice" }), named: { admin: adminKeyset } })
+export const keys = Keyset.layer({
+  default: new Keyset.Keyset({ subscribeKey: "sub-c-app", userId: "alice" }),
+  named: { admin: adminKeyset }
+})
 export const asAdmin = Presence.hereNow({ channels: ["lobby"], using: "admin" })
 export const oneOff = Presence.whereNow({ keyset: adminKeyset })
