@@ -1,0 +1,302 @@
+/**
+ * A local, stateful PubNub presence emulator: the presence endpoints and the channel-group
+ * registry of PROTOCOL.md, wire-compatible enough for the official `pubnub` client, with virtual
+ * time (the Effect `Clock` plus an adjustable offset) and fault injection.
+ *
+ * - `Emulator.layer(options)` — the emulator as a service (no sockets).
+ * - `Emulator.layerServer()` — serve it on an `HttpServer` (Node: `NodeEmulator.layer` in
+ *   `effect-pubnub-presence/node`).
+ * - `Emulator.layerTest(options)` — the emulator plus an in-memory `HttpClient` and a
+ *   `PubNubConfig` aimed at it: presence tests with no sockets, driven by `TestClock`.
+ *
+ * @since 0.1.0
+ */
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import type * as Stream from "effect/Stream"
+import * as internal from "./internal/emulator/app.js"
+import type { Grant } from "./internal/emulator/handlers.js"
+import type { InvalidArgumentError } from "./PresenceError.js"
+import * as PubNubConfig from "./PubNubConfig.js"
+
+/**
+ * Emulator options. All optional: by default every subscribe key is accepted, nothing is signed
+ * and nothing is access-controlled.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Only these subscribe keys; others get `400 Invalid Subscribe Key`. */
+  readonly keys?: ReadonlyArray<string> | undefined
+  /** Verify v2 signatures (and timestamps within 60 s) with this secret key; mismatches get 403. */
+  readonly secretKey?: string | Redacted.Redacted<string> | undefined
+  /** The publish key clients sign with (part of the string to sign). */
+  readonly publishKey?: string | undefined
+  /** Access control: auth key → what it may use. Any other auth key gets 403 listing what was refused. */
+  readonly grants?: Readonly<Record<string, Grant>> | undefined
+  /** Cache here-now answers for this many seconds (PubNub caches for 3). Off by default. */
+  readonly hereNowCacheSeconds?: number | undefined
+}
+
+/**
+ * A fault to inject on requests whose path starts with `path`. It fires once by default, `times`
+ * times, or — with `probability` and no `times` — on that share of requests (seeded by `seed`)
+ * until cleared. What it does: wait `delayMs`, then drop the connection (`drop`), answer a
+ * truncated body (`malformed`), answer `status` with `body` (a PubNub-style JSON error by
+ * default) and `Retry-After: retryAfter`, or — with only `delayMs` — answer normally, late.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Fault {
+  readonly path: string
+  readonly status?: number | undefined
+  readonly body?: string | undefined
+  readonly retryAfter?: number | undefined
+  readonly delayMs?: number | undefined
+  readonly drop?: boolean | undefined
+  readonly malformed?: boolean | undefined
+  readonly times?: number | undefined
+  readonly probability?: number | undefined
+  readonly seed?: number | undefined
+}
+
+/**
+ * A presence event: what the service would publish on `<channel>-pnpres`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PresenceEvent {
+  readonly action: "join" | "leave" | "timeout" | "state-change"
+  readonly subscribeKey: string
+  readonly channel: string
+  readonly uuid: string
+  /** Unix seconds of presence time */
+  readonly timestamp: number
+  readonly occupancy: number
+  readonly state?: { readonly [key: string]: unknown } | undefined
+}
+
+/**
+ * One request the emulator answered (the last 10,000 are kept).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RequestRecord {
+  /** presence time, ms */
+  readonly at: number
+  readonly method: string
+  readonly operation:
+    | "hereNow"
+    | "whereNow"
+    | "getState"
+    | "setState"
+    | "heartbeat"
+    | "leave"
+    | "channelGroup"
+    | "unknown"
+  readonly path: string
+  readonly uuid: string | undefined
+  readonly status: number
+}
+
+/**
+ * Everything the emulator holds, as JSON-friendly data.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Snapshot {
+  /** presence time, ms */
+  readonly now: number
+  /** how many (uuid, channel) pairs are present */
+  readonly present: number
+  readonly keys: {
+    readonly [subscribeKey: string]: {
+      readonly channels: {
+        readonly [channel: string]: {
+          readonly occupancy: number
+          readonly occupants: {
+            readonly [uuid: string]: {
+              readonly expiresAt: number
+              readonly timeout: number
+              readonly state?: { readonly [key: string]: unknown }
+            }
+          }
+        }
+      }
+      readonly groups: { readonly [group: string]: ReadonlyArray<string> }
+    }
+  }
+  /** requests answered, by operation (fault-injected ones are not counted) */
+  readonly stats: { readonly [operation in RequestRecord["operation"]]: number }
+}
+
+/**
+ * The emulator's answer to a `drop` fault: the server closes the connection without answering.
+ * Socket servers destroy the socket; the in-memory client turns it into a transport failure.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DropConnection extends Schema.TaggedError<DropConnection>()("DropConnection", {
+  path: Schema.String
+}) {}
+
+/**
+ * The emulator service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** The HTTP app: presence endpoints, channel-group registry, admin API. */
+  readonly app: HttpApp.Default<DropConnection>
+  /** Presence time in ms (the `Clock` plus every `advance`). */
+  readonly now: Effect.Effect<number>
+  /** Moves presence time forward; occupants whose timeout passes time out. */
+  readonly advance: (duration: Duration.DurationInput) => Effect.Effect<void>
+  /** Forgets all occupants, state, groups, faults, cached answers and the time offset. */
+  readonly reset: Effect.Effect<void>
+  readonly snapshot: Effect.Effect<Snapshot>
+  readonly addFault: (fault: Fault) => Effect.Effect<void, InvalidArgumentError>
+  readonly clearFaults: Effect.Effect<void>
+  /** join / leave / timeout / state-change events, from the moment you subscribe. */
+  readonly events: Stream.Stream<PresenceEvent>
+  /** The last 10,000 requests answered. */
+  readonly requests: Effect.Effect<ReadonlyArray<RequestRecord>>
+  /** Answers one request (method and path + query) without HTTP or faults. */
+  readonly serve: (method: string, target: string) => Effect.Effect<{ readonly status: number; readonly body: string }>
+}
+
+/**
+ * The emulator's tag.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Emulator extends Context.Tag("effect-pubnub-presence/Emulator")<Emulator, Service>() {}
+
+/**
+ * The emulator as a service, with no sockets.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<Emulator> =>
+  Layer.scoped(Emulator, internal.make(options, DropConnection))
+
+/**
+ * Serves the emulator on the `HttpServer` in context (on Node: `NodeEmulator.layer` from
+ * `effect-pubnub-presence/node`, which also picks the port).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerServer = (): Layer.Layer<never, never, Emulator | HttpServer.HttpServer> =>
+  Layer.unwrapEffect(Effect.map(Emulator, (emulator) =>
+    HttpServer.serve(
+      emulator.app.pipe(
+        Effect.catchTag("DropConnection", () => Effect.succeed(HttpServerResponse.empty({ status: 500 })))
+      )
+    )))
+
+/**
+ * The origin `layerTest` aims `PubNubConfig` at.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const TEST_ORIGIN = "emulator.test"
+
+/**
+ * An `HttpClient` that answers from the emulator in memory: no sockets, same fiber, so
+ * `TestClock` governs both sides. A `drop` fault becomes a transport failure.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const httpClient: Effect.Effect<HttpClient.HttpClient, never, Emulator> = Effect.map(
+  Emulator,
+  (emulator) =>
+    HttpClient.make((request, url) => {
+      const body = request.body
+      const init: RequestInit = { method: request.method, headers: request.headers }
+      if (body._tag === "Uint8Array") init.body = new TextDecoder().decode(body.body)
+      else if (body._tag === "Raw" && typeof body.body === "string") init.body = body.body
+      else if (body._tag !== "Empty") {
+        return Effect.fail(
+          new HttpClientError.RequestError({ request, reason: "Encode", cause: new Error("unsupported request body") })
+        )
+      }
+      const serverRequest = HttpServerRequest.fromWeb(new Request(url.toString(), init))
+      return emulator.app.pipe(
+        Effect.provideService(HttpServerRequest.HttpServerRequest, serverRequest),
+        Effect.map((response) => HttpClientResponse.fromWeb(request, HttpServerResponse.toWeb(response))),
+        Effect.catchTag("DropConnection", () =>
+          Effect.fail(
+            new HttpClientError.RequestError({ request, reason: "Transport", cause: new Error("connection dropped") })
+          )),
+        Effect.scoped
+      )
+    })
+)
+
+/**
+ * The emulator, an in-memory `HttpClient` aimed at it, and `PubNubConfig` set to its origin: give
+ * it a `KeysetService` and every presence operation runs against the emulator, deterministically
+ * under `TestClock`.
+ *
+ * @example
+ * import { it } from "@effect/vitest"
+ * import { Effect, Layer } from "effect"
+ * import { Keyset, Presence } from "effect-pubnub-presence"
+ * import { Emulator } from "effect-pubnub-presence/emulator"
+ *
+ * const TestLive = Layer.merge(
+ *   Emulator.layerTest(),
+ *   Keyset.layer({ default: new Keyset.Keyset({ subscribeKey: "demo", userId: "alice" }) })
+ * )
+ *
+ * it.effect("alice is here", () =>
+ *   Effect.gen(function*() {
+ *     yield* Presence.announceHeartbeat({ channels: ["lobby"] })
+ *     const here = yield* Presence.hereNow({ channels: ["lobby"] })
+ *     // here.channels.get("lobby")?.count === 1
+ *   }).pipe(Effect.provide(TestLive)))
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerTest = (
+  options: Options = {}
+): Layer.Layer<Emulator | HttpClient.HttpClient> =>
+  Layer.mergeAll(
+    Layer.effect(HttpClient.HttpClient, httpClient),
+    PubNubConfig.layer({ origin: TEST_ORIGIN, secure: false })
+  ).pipe(Layer.provideMerge(layer(options)))
+
+/**
+ * The emulator's app as a plain request handler, e.g. for a custom server.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toHttpApp: Effect.Effect<HttpApp.Default<DropConnection>, never, Emulator> = Effect.map(
+  Emulator,
+  (e) => e.app
+)

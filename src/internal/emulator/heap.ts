@@ -1,0 +1,96 @@
+/**
+ * An indexed binary min-heap on `expiresAt`: insert, update, remove and pop-min in O(log n). Each
+ * item stores its own position, so no operation scans.
+ *
+ * @internal
+ */
+
+/** @internal */
+export interface HeapItem {
+  expiresAt: number
+  heapIndex: number
+}
+
+/** @internal */
+export class ExpiryHeap<A extends HeapItem> {
+  private readonly items: Array<A> = []
+
+  get size(): number {
+    return this.items.length
+  }
+
+  peek(): A | undefined {
+    return this.items[0]
+  }
+
+  insert(item: A): void {
+    item.heapIndex = this.items.length
+    this.items.push(item)
+    this.up(item.heapIndex)
+  }
+
+  /** Call after changing `item.expiresAt`. */
+  update(item: A): void {
+    const i = item.heapIndex
+    if (i < 0 || this.items[i] !== item) return
+    this.up(i)
+    this.down(item.heapIndex)
+  }
+
+  remove(item: A): void {
+    const i = item.heapIndex
+    if (i < 0 || this.items[i] !== item) return
+    const last = this.items.pop() as A
+    item.heapIndex = -1
+    if (last === item) return
+    this.items[i] = last
+    last.heapIndex = i
+    this.up(i)
+    this.down(last.heapIndex)
+  }
+
+  /** Removes and returns the item that expires first, if it expires at or before `now`. */
+  popExpired(now: number): A | undefined {
+    const top = this.items[0]
+    if (top === undefined || top.expiresAt > now) return undefined
+    this.remove(top)
+    return top
+  }
+
+  clear(): void {
+    for (const item of this.items) item.heapIndex = -1
+    this.items.length = 0
+  }
+
+  private up(i: number): void {
+    const items = this.items
+    const item = items[i]
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (items[parent].expiresAt <= item.expiresAt) break
+      items[i] = items[parent]
+      items[i].heapIndex = i
+      i = parent
+    }
+    items[i] = item
+    item.heapIndex = i
+  }
+
+  private down(i: number): void {
+    const items = this.items
+    const n = items.length
+    const item = items[i]
+    for (;;) {
+      const l = 2 * i + 1
+      if (l >= n) break
+      const r = l + 1
+      const c = r < n && items[r].expiresAt < items[l].expiresAt ? r : l
+      if (items[c].expiresAt >= item.expiresAt) break
+      items[i] = items[c]
+      items[i].heapIndex = i
+      i = c
+    }
+    items[i] = item
+    item.heapIndex = i
+  }
+}
