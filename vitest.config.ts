@@ -1,8 +1,19 @@
+import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
+const src = (path: string) => fileURLToPath(new URL(`./src/${path}`, import.meta.url))
+
 export default defineConfig({
+  resolve: {
+    // doc examples import the package by name; resolve it to the sources (no build needed)
+    alias: [
+      { find: /^effect-pubnub-presence$/, replacement: src("index.ts") },
+      { find: /^effect-pubnub-presence\/emulator$/, replacement: src("exports/emulator.ts") },
+      { find: /^effect-pubnub-presence\/node$/, replacement: src("node/index.ts") }
+    ]
+  },
   test: {
-    include: ["test/**/*.test.ts"],
+    include: ["test/**/*.test.ts", "docs/examples/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",

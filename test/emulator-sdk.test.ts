@@ -246,6 +246,20 @@ describe("admin API over HTTP", () => {
     }).pipe(Effect.provide(Layer.merge(EmulatorModule.layerTest(), Keys))))
 })
 
+describe("request log", () => {
+  it.effect("keeps the last 10,000 requests, oldest first", () =>
+    Effect.gen(function*() {
+      const em = yield* Emulator
+      for (let i = 0; i < 10_005; i++) yield* em.serve("GET", `/v2/presence/sub-key/demo/uuid/u${i}`)
+      const log = yield* em.requests
+      assert.strictEqual(log.length, 10_000)
+      assert.strictEqual(log[0].path, "/v2/presence/sub-key/demo/uuid/u5")
+      assert.strictEqual(log[9_999].path, "/v2/presence/sub-key/demo/uuid/u10004")
+      assert.isTrue(log.every((r) => r.operation === "whereNow" && r.status === 200))
+      assert.strictEqual((yield* em.snapshot).stats.whereNow, 10_005)
+    }).pipe(Effect.provide(EmulatorModule.layer())))
+})
+
 describe("router fuzz", () => {
   const segment = fc.oneof(
     fc.constantFrom(

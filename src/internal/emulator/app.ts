@@ -99,7 +99,9 @@ export const make = (
     const cache = new Map<string, { readonly expiresAt: number; readonly reply: Reply }>()
     const handlerOptions = makeOptions(options)
     const pubsub = yield* PubSub.sliding<PresenceEvent>(4096)
+    // a ring of the last LOG_SIZE requests
     const log: Array<RequestRecord> = []
+    let logNext = 0
     const stats: Record<Operation, number> = {
       hereNow: 0,
       whereNow: 0,
@@ -126,17 +128,21 @@ export const make = (
 
     const record = (h: Handled, method: string, target: string, at: number) => {
       stats[h.operation]++
-      if (log.length >= LOG_SIZE) log.splice(0, log.length - LOG_SIZE + 1)
       const q = target.indexOf("?")
-      log.push({
+      const entry: RequestRecord = {
         at,
         method,
         operation: h.operation,
         path: q < 0 ? target : target.slice(0, q),
         uuid: h.uuid,
         status: h.reply.status
-      })
+      }
+      if (log.length < LOG_SIZE) log.push(entry)
+      else log[logNext] = entry
+      logNext = (logNext + 1) % LOG_SIZE
     }
+    const logInOrder = (): Array<RequestRecord> =>
+      log.length < LOG_SIZE ? [...log] : [...log.slice(logNext), ...log.slice(0, logNext)]
 
     const serve = (method: string, target: string) =>
       Effect.gen(function*() {
@@ -200,6 +206,7 @@ export const make = (
       faults.clear()
       cache.clear()
       log.length = 0
+      logNext = 0
       for (const k of Object.keys(stats) as Array<Operation>) stats[k] = 0
       offsetMillis = 0
     })
@@ -256,7 +263,7 @@ export const make = (
           return adminJson({ status: 200, message: "OK" })
         })
       ),
-      HttpRouter.get("/__emulator/requests", Effect.sync(() => adminJson({ requests: log })))
+      HttpRouter.get("/__emulator/requests", Effect.sync(() => adminJson({ requests: logInOrder() })))
     )
 
     const app = Effect.gen(function*() {
@@ -284,7 +291,7 @@ export const make = (
       addFault,
       clearFaults: Effect.sync(() => faults.clear()),
       events: Stream.fromPubSub(pubsub),
-      requests: Effect.sync(() => [...log]),
+      requests: Effect.sync(logInOrder),
       serve: (method, target) => Effect.map(serve(method, target), (r) => ({ status: r.status, body: r.body }))
     }
     return service

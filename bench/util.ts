@@ -1,0 +1,41 @@
+/**
+ * Benchmark helpers: the socket emulator in its own process (so the load generator and the
+ * server do not share a core's event loop).
+ */
+import { spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+
+export interface EmulatorProcess {
+  readonly origin: string
+  readonly stop: () => Promise<void>
+}
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+
+export const startEmulatorProcess = (args: ReadonlyArray<string> = []): Promise<EmulatorProcess> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "src/bin/pn-presence.ts", "emulator", "--port", "0", ...args],
+      { cwd: root, stdio: ["ignore", "pipe", "inherit"] }
+    )
+    let out = ""
+    const timer = setTimeout(() => reject(new Error(`emulator did not start: ${out}`)), 30_000)
+    child.stdout.setEncoding("utf8")
+    child.stdout.on("data", (chunk: string) => {
+      out += chunk
+      const m = /listening on http:\/\/(\S+)/.exec(out)
+      if (m !== null) {
+        clearTimeout(timer)
+        resolve({
+          origin: m[1],
+          stop: () =>
+            new Promise<void>((done) => {
+              child.once("exit", () => done())
+              child.kill("SIGTERM")
+            })
+        })
+      }
+    })
+    child.once("exit", (code) => reject(new Error(`emulator exited with ${code}: ${out}`)))
+  })
