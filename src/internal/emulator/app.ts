@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as PubSub from "effect/PubSub"
-import * as Schedule from "effect/Schedule"
+import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -144,12 +144,31 @@ export const make = (
     const logInOrder = (): Array<RequestRecord> =>
       log.length < LOG_SIZE ? [...log] : [...log.slice(logNext), ...log.slice(0, logNext)]
 
+    // The background expirer sleeps until the earliest expiry; a request or an `advance` that
+    // makes an earlier one wakes it.
+    const wake = yield* Queue.sliding<void>(1)
+    let expirerWakesAt = Number.POSITIVE_INFINITY
+    const nudgeExpirer = Effect.suspend(() => {
+      const next = store.heap.peek()?.expiresAt ?? Number.POSITIVE_INFINITY
+      return next < expirerWakesAt ? Queue.offer(wake, undefined) : Effect.void
+    })
+    const expirer = Effect.gen(function*() {
+      for (;;) {
+        const t = yield* expire
+        const next = store.heap.peek()?.expiresAt
+        expirerWakesAt = next ?? Number.POSITIVE_INFINITY
+        const sleep = next === undefined ? Effect.never : Effect.sleep(Duration.millis(Math.max(0, next - t)))
+        yield* Effect.raceFirst(sleep, Queue.take(wake))
+      }
+    })
+
     const serve = (method: string, target: string) =>
       Effect.gen(function*() {
         const t = yield* expire
         const h = yield* handle({ store, options: handlerOptions, cache, now: t }, method, target)
         record(h, method, target, t)
         yield* flushEvents
+        yield* nudgeExpirer
         return h.reply
       })
 
@@ -216,7 +235,7 @@ export const make = (
         Effect.sync(() => {
           offsetMillis += Duration.toMillis(Duration.decode(duration))
         }),
-        () => Effect.asVoid(expire)
+        () => Effect.zipRight(expire, Queue.offer(wake, undefined))
       )
 
     const addFault = (fault: Fault): Effect.Effect<void, InvalidArgumentError> =>
@@ -280,7 +299,7 @@ export const make = (
     )
 
     // expire in the background too, so `timeout` events flow without requests
-    yield* Effect.forkScoped(Effect.repeat(expire, Schedule.spaced("1 second")))
+    yield* Effect.forkScoped(expirer)
 
     const service: Service = {
       app,
