@@ -11,9 +11,11 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as internal from "./internal/operations.js"
 import type { KeysetSelection, KeysetService } from "./Keyset.js"
 import type { PresenceError } from "./PresenceError.js"
+import * as PresenceSession from "./PresenceSession.js"
 
 // ---------------------------------------------------------------------------------------------
 // models
@@ -431,3 +433,26 @@ export const announceLeave: (
     return new LeaveResult({ action: "leave", ...raw }, true)
   }
 )
+
+/**
+ * Enters presence and keeps it: sends the first heartbeat (so a 403 fails here), then heartbeats
+ * from a fiber in your `Scope` and announces leave when the scope closes. See `PresenceSession`.
+ *
+ * @example
+ * import { Effect } from "effect"
+ * import { Presence } from "effect-pubnub-presence"
+ *
+ * const inLobby = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const session = yield* Presence.enter({ channels: ["lobby"], heartbeat: 60 })
+ *     yield* session.setState({ mood: "typing" })
+ *     yield* Effect.sleep("10 minutes") // present all along
+ *   })
+ * ) // and gone from "lobby" once the scope closes
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const enter: (
+  options: PresenceSession.EnterOptions
+) => Effect.Effect<PresenceSession.PresenceSession, PresenceError, Scope.Scope | Requirements> = PresenceSession.enter

@@ -31,3 +31,10 @@ export * as PresenceError from "./PresenceError.js"
  * @since 0.1.0
  */
 export * as PubNubConfig from "./PubNubConfig.js"
+
+/**
+ * The managed heartbeat behind `Presence.enter`: session handle, status, metrics.
+ *
+ * @since 0.1.0
+ */
+export * as PresenceSession from "./PresenceSession.js"

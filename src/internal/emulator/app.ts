@@ -146,11 +146,11 @@ export const make = (
 
     // The background expirer sleeps until the earliest expiry; a request or an `advance` that
     // makes an earlier one wakes it.
-    const wake = yield* Queue.sliding<void>(1)
+    const wake = yield* Queue.sliding<boolean>(1)
     let expirerWakesAt = Number.POSITIVE_INFINITY
     const nudgeExpirer = Effect.suspend(() => {
       const next = store.heap.peek()?.expiresAt ?? Number.POSITIVE_INFINITY
-      return next < expirerWakesAt ? Queue.offer(wake, undefined) : Effect.void
+      return next < expirerWakesAt ? Queue.offer(wake, true) : Effect.void
     })
     const expirer = Effect.gen(function*() {
       for (;;) {
@@ -235,7 +235,7 @@ export const make = (
         Effect.sync(() => {
           offsetMillis += Duration.toMillis(Duration.decode(duration))
         }),
-        () => Effect.zipRight(expire, Queue.offer(wake, undefined))
+        () => Effect.zipRight(expire, Queue.offer(wake, true))
       )
 
     const addFault = (fault: Fault): Effect.Effect<void, InvalidArgumentError> =>
