@@ -149,15 +149,18 @@ export const make = (
     const wake = yield* Queue.sliding<boolean>(1)
     let expirerWakesAt = Number.POSITIVE_INFINITY
     const nudgeExpirer = Effect.suspend(() => {
-      const next = store.heap.peek()?.expiresAt ?? Number.POSITIVE_INFINITY
+      const next = store.heap.peek()?.at ?? Number.POSITIVE_INFINITY
       return next < expirerWakesAt ? Queue.offer(wake, true) : Effect.void
     })
     const expirer = Effect.gen(function*() {
       for (;;) {
         const t = yield* expire
-        const next = store.heap.peek()?.expiresAt
+        const next = store.heap.peek()?.at
         expirerWakesAt = next ?? Number.POSITIVE_INFINITY
-        const sleep = next === undefined ? Effect.never : Effect.sleep(Duration.millis(Math.max(0, next - t)))
+        // whole milliseconds, at least one (a fractional clock must not make this spin)
+        const sleep = next === undefined
+          ? Effect.never
+          : Effect.sleep(Duration.millis(Math.max(1, Math.ceil(next - t))))
         yield* Effect.raceFirst(sleep, Queue.take(wake))
       }
     })
@@ -208,8 +211,8 @@ export const make = (
           for (const [uuid, o] of occupants) {
             const state = ks.states.get(name)?.get(uuid)
             list[uuid] = state === undefined
-              ? { expiresAt: o.expiresAt, timeout: o.timeout }
-              : { expiresAt: o.expiresAt, timeout: o.timeout, state }
+              ? { expiresAt: o.at, timeout: o.timeout }
+              : { expiresAt: o.at, timeout: o.timeout, state }
           }
           channels[name] = { occupancy: occupants.size, occupants: list }
         }
@@ -288,14 +291,15 @@ export const make = (
     const app = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       if (targetOf(request.url).startsWith("/__emulator/")) {
-        return yield* Effect.catchTag(admin, "RouteNotFound", () =>
-          Effect.succeed(adminError(404, "Unknown admin route")))
+        return yield* Effect.catchTag(
+          admin,
+          "RouteNotFound",
+          () => Effect.succeed(adminError(404, "Unknown admin route"))
+        )
       }
       return yield* presenceApp
     }).pipe(
-      Effect.catchAllDefect(() =>
-        Effect.succeed(toResponse(presenceError(500, "Internal emulator error")))
-      )
+      Effect.catchAllDefect(() => Effect.succeed(toResponse(presenceError(500, "Internal emulator error"))))
     )
 
     // expire in the background too, so `timeout` events flow without requests

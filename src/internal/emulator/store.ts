@@ -5,11 +5,12 @@
  *
  * @internal
  */
+import { type HeapItem, TimeHeap } from "../heap.js"
 import type { StateObject } from "../wire.js"
-import { ExpiryHeap, type HeapItem } from "./heap.js"
 
 /** @internal */
 export interface Occupant extends HeapItem {
+  // `at` (from HeapItem) is when this presence expires, in ms of presence time
   readonly keyspace: Keyspace
   readonly uuid: string
   readonly channel: string
@@ -46,7 +47,7 @@ const sameState = (a: StateObject | undefined, b: StateObject | undefined): bool
 /** @internal */
 export class Store {
   readonly keyspaces = new Map<string, Keyspace>()
-  readonly heap = new ExpiryHeap<Occupant>()
+  readonly heap = new TimeHeap<Occupant>()
   private events: Array<StoreEvent> = []
   /** Whether to record events (off until someone listens, so idle emulators keep no log). */
   recordEvents = false
@@ -94,7 +95,7 @@ export class Store {
   /** Removes every occupant whose presence ran out by `now`; O(log n) each. */
   expire(now: number): number {
     let n = 0
-    for (let o = this.heap.popExpired(now); o !== undefined; o = this.heap.popExpired(now)) {
+    for (let o = this.heap.popDue(now); o !== undefined; o = this.heap.popDue(now)) {
       this.detach(o)
       this.deleteState(o.keyspace, o.channel, o.uuid)
       this.emit(o.keyspace, "timeout", o.channel, o.uuid, now)
@@ -133,12 +134,12 @@ export class Store {
       const state = states.get(channel)
       if (existing !== undefined) {
         existing.timeout = timeout
-        existing.expiresAt = expiresAt
+        existing.at = expiresAt
         this.heap.update(existing)
         if (state !== undefined) this.putState(ks, channel, uuid, state, now)
         continue
       }
-      const o: Occupant = { keyspace: ks, uuid, channel, timeout, expiresAt, heapIndex: -1 }
+      const o: Occupant = { keyspace: ks, uuid, channel, timeout, at: expiresAt, heapIndex: -1 }
       occupants.set(uuid, o)
       const list = ks.byUuid.get(uuid)
       if (list === undefined) ks.byUuid.set(uuid, [o])

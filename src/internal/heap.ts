@@ -1,18 +1,19 @@
 /**
- * An indexed binary min-heap on `expiresAt`: insert, update, remove and pop-min in O(log n). Each
- * item stores its own position, so no operation scans.
+ * An indexed binary min-heap on `at` (a time): insert, update, remove and pop-min in O(log n).
+ * Each item stores its own position, so no operation scans. The emulator keeps occupants by expiry
+ * in one; the managed heartbeat keeps sessions by next due time in another.
  *
  * @internal
  */
 
 /** @internal */
 export interface HeapItem {
-  expiresAt: number
+  at: number
   heapIndex: number
 }
 
 /** @internal */
-export class ExpiryHeap<A extends HeapItem> {
+export class TimeHeap<A extends HeapItem> {
   private readonly items: Array<A> = []
 
   get size(): number {
@@ -29,7 +30,7 @@ export class ExpiryHeap<A extends HeapItem> {
     this.up(item.heapIndex)
   }
 
-  /** Call after changing `item.expiresAt`. */
+  /** Call after changing `item.at`. */
   update(item: A): void {
     const i = item.heapIndex
     if (i < 0 || this.items[i] !== item) return
@@ -49,12 +50,23 @@ export class ExpiryHeap<A extends HeapItem> {
     this.down(last.heapIndex)
   }
 
-  /** Removes and returns the item that expires first, if it expires at or before `now`. */
-  popExpired(now: number): A | undefined {
+  /** Removes and returns the earliest item, if its time is at or before `now`. */
+  popDue(now: number): A | undefined {
     const top = this.items[0]
-    if (top === undefined || top.expiresAt > now) return undefined
+    if (top === undefined || top.at > now) return undefined
     this.remove(top)
     return top
+  }
+
+  has(item: A): boolean {
+    return item.heapIndex >= 0 && this.items[item.heapIndex] === item
+  }
+
+  /** Inserts, or moves an item already in the heap to its new `at`. */
+  put(item: A, at: number): void {
+    item.at = at
+    if (this.has(item)) this.update(item)
+    else this.insert(item)
   }
 
   clear(): void {
@@ -67,7 +79,7 @@ export class ExpiryHeap<A extends HeapItem> {
     const item = items[i]
     while (i > 0) {
       const parent = (i - 1) >> 1
-      if (items[parent].expiresAt <= item.expiresAt) break
+      if (items[parent].at <= item.at) break
       items[i] = items[parent]
       items[i].heapIndex = i
       i = parent
@@ -84,8 +96,8 @@ export class ExpiryHeap<A extends HeapItem> {
       const l = 2 * i + 1
       if (l >= n) break
       const r = l + 1
-      const c = r < n && items[r].expiresAt < items[l].expiresAt ? r : l
-      if (items[c].expiresAt >= item.expiresAt) break
+      const c = r < n && items[r].at < items[l].at ? r : l
+      if (items[c].at >= item.at) break
       items[i] = items[c]
       items[i].heapIndex = i
       i = c
