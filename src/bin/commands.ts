@@ -1,0 +1,165 @@
+/**
+ * here-now, where-now, state get / set, heartbeat, leave.
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { Presence } from "../index.js"
+import { type Connection, connection, layer, UsageError } from "./connection.js"
+import { hereNowJson, hereNowTable, table } from "./format.js"
+
+const channels = Options.text("channel").pipe(
+  Options.withAlias("c"),
+  Options.repeated,
+  Options.withDescription("a channel (repeatable)")
+)
+const groups = Options.text("group").pipe(
+  Options.withAlias("g"),
+  Options.repeated,
+  Options.withDescription("a channel group (repeatable)")
+)
+const uuid = Options.text("uuid").pipe(
+  Options.optional,
+  Options.withDescription("whose presence (default: your user id)")
+)
+
+const parseState = (text: string): Effect.Effect<Presence.PresenceState, UsageError> =>
+  Effect.try({
+    try: () => JSON.parse(text) as Presence.PresenceState,
+    catch: () => new UsageError({ message: `--state must be a JSON object, e.g. '{"mood":"busy"}'` })
+  })
+
+const print = (c: Connection, json: unknown, text: string) => Console.log(c.json ? JSON.stringify(json, null, 2) : text)
+
+const run = <A, E, R>(c: Connection, effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(layer(c), (l) => Effect.provide(effect, l))
+
+const hereNow = Command.make(
+  "here-now",
+  {
+    ...connection,
+    channels,
+    groups,
+    state: Options.boolean("state").pipe(Options.withDescription("include each occupant's state")),
+    counts: Options.boolean("counts").pipe(Options.withDescription("counts only, no user ids")),
+    limit: Options.integer("limit").pipe(
+      Options.optional,
+      Options.withDescription("occupants listed per channel, 0–1000")
+    ),
+    offset: Options.integer("offset").pipe(
+      Options.optional,
+      Options.withDescription("skip this many occupants per channel")
+    ),
+    all: Options.boolean("all").pipe(Options.withDescription("walk every page"))
+  },
+  (o) =>
+    Effect.gen(function*() {
+      if (o.state && o.counts) return yield* new UsageError({ message: "--state and --counts cannot be combined" })
+      const options: Presence.HereNowOptions = {
+        channels: o.channels,
+        channelGroups: o.groups,
+        stateInfo: o.counts ? "none" : o.state ? "all" : "onlyUUIDs",
+        limit: Option.getOrUndefined(o.limit),
+        offset: Option.getOrUndefined(o.offset)
+      }
+      const r = yield* run(o, o.all ? Presence.hereNowAll(options) : Presence.hereNow(options))
+      yield* print(o, hereNowJson(r), hereNowTable(r))
+    })
+).pipe(Command.withDescription("Who is present: in channels (-c), channel groups (-g), or — with neither — everywhere"))
+
+const whereNow = Command.make("where-now", { ...connection, uuid }, (o) =>
+  Effect.gen(function*() {
+    const r = yield* run(o, Presence.whereNow({ uuid: Option.getOrUndefined(o.uuid) }))
+    const text = r.channels.length === 0
+      ? `${r.uuid} is not present anywhere`
+      : `${r.uuid} is in: ${r.channels.join(", ")}`
+    yield* print(o, { uuid: r.uuid, channels: r.channels }, text)
+  })).pipe(Command.withDescription("The channels a user is present in"))
+
+const stateGet = Command.make("get", { ...connection, channels, groups, uuid }, (o) =>
+  Effect.gen(function*() {
+    const r = yield* run(
+      o,
+      Presence.getState({ channels: o.channels, channelGroups: o.groups, uuid: Option.getOrUndefined(o.uuid) })
+    )
+    const entries = [...r.channels].sort(([a], [b]) => a.localeCompare(b))
+    yield* print(
+      o,
+      { uuid: r.uuid, channels: Object.fromEntries(entries) },
+      entries.length === 0
+        ? `${r.uuid} has no state`
+        : table(["CHANNEL", "STATE"], entries.map(([ch, s]) => [ch, JSON.stringify(s)]))
+    )
+  })).pipe(Command.withDescription("A user's presence state per channel"))
+
+const stateSet = Command.make(
+  "set",
+  {
+    ...connection,
+    channels,
+    groups,
+    state: Options.text("state").pipe(Options.withDescription(`the new state, a flat JSON object: '{"mood":"busy"}'`))
+  },
+  (o) =>
+    Effect.gen(function*() {
+      const state = yield* parseState(o.state)
+      const r = yield* run(o, Presence.setState({ channels: o.channels, channelGroups: o.groups, state }))
+      yield* print(o, { state: r.state }, `state set: ${JSON.stringify(r.state)}`)
+    })
+).pipe(Command.withDescription("Set your presence state on channels and groups"))
+
+const state = Command.make("state").pipe(
+  Command.withDescription("Get or set presence state"),
+  Command.withSubcommands([stateGet, stateSet])
+)
+
+const heartbeat = Command.make(
+  "heartbeat",
+  {
+    ...connection,
+    channels,
+    groups,
+    heartbeat: Options.integer("heartbeat").pipe(
+      Options.withDefault(300),
+      Options.withDescription("presence timeout in seconds, 20–320")
+    ),
+    state: Options.text("state").pipe(
+      Options.optional,
+      Options.withDescription("state to carry on every listed channel")
+    )
+  },
+  (o) =>
+    Effect.gen(function*() {
+      const perName = yield* Option.match(o.state, {
+        onNone: () => Effect.succeed(undefined),
+        onSome: (text) =>
+          Effect.map(parseState(text), (s) => Object.fromEntries([...o.channels, ...o.groups].map((n) => [n, s])))
+      })
+      const r = yield* run(
+        o,
+        Presence.announceHeartbeat({
+          channels: o.channels,
+          channelGroups: o.groups,
+          heartbeat: o.heartbeat,
+          state: perName
+        })
+      )
+      const where = [...r.channels, ...r.channelGroups.map((g) => `group ${g}`)].join(", ")
+      yield* print(
+        o,
+        { channels: r.channels, channelGroups: r.channelGroups, heartbeat: r.heartbeat },
+        `present in ${where} for ${r.heartbeat} s`
+      )
+    })
+).pipe(Command.withDescription("Announce presence once (join if not present) for --heartbeat seconds"))
+
+const leave = Command.make("leave", { ...connection, channels, groups }, (o) =>
+  Effect.gen(function*() {
+    const r = yield* run(o, Presence.announceLeave({ channels: o.channels, channelGroups: o.groups }))
+    const where = [...r.channels, ...r.channelGroups.map((g) => `group ${g}`)].join(", ")
+    yield* print(o, { action: r.action, channels: r.channels, channelGroups: r.channelGroups }, `left ${where}`)
+  })).pipe(Command.withDescription("Leave channels and groups at once"))
+
+export const networkCommands = [hereNow, whereNow, state, heartbeat, leave] as const

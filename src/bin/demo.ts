@@ -1,0 +1,195 @@
+/**
+ * `pn-presence demo` (what `npm start` runs): a few simulated users on the embedded emulator —
+ * or, with PUBNUB_SUBSCRIBE_KEY set, on that keyset — joining, changing state, leaving and timing
+ * out, with a live occupancy table. Finishes by itself in seconds.
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Config from "effect/Config"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Emulator from "../Emulator.js"
+import { Keyset, Presence, PubNubConfig } from "../index.js"
+import { NodeEmulator } from "../node/index.js"
+import { hereNowTable } from "./format.js"
+
+const ROOMS = ["lobby", "kitchen"]
+
+const describeEvent = (e: Emulator.PresenceEvent): string => {
+  const here = `(${e.occupancy} here)`
+  switch (e.action) {
+    case "join":
+      return `  → ${e.uuid} joined ${e.channel} ${here}`
+    case "leave":
+      return `  ← ${e.uuid} left ${e.channel} ${here}`
+    case "timeout":
+      return `  ✗ ${e.uuid} timed out of ${e.channel} ${here}`
+    case "state-change":
+      return `  ~ ${e.uuid} in ${e.channel} is now ${JSON.stringify(e.state ?? {})}`
+  }
+}
+
+interface Stage {
+  readonly subscribeKey: string
+  readonly emulator: Option.Option<Emulator.Service>
+  readonly pause: Effect.Effect<void>
+  readonly secretKey: Option.Option<Redacted.Redacted>
+  readonly publishKey: Option.Option<string>
+}
+
+const story = (stage: Stage) =>
+  Effect.gen(function*() {
+    const user = (userId: string) =>
+      new Keyset.Keyset({
+        subscribeKey: stage.subscribeKey,
+        userId,
+        ...Option.match(stage.publishKey, { onNone: () => ({}), onSome: (publishKey) => ({ publishKey }) }),
+        ...Option.match(stage.secretKey, {
+          onNone: () => ({}),
+          onSome: (s) => ({ secretKey: Redacted.make(Redacted.value(s)) })
+        })
+      })
+    const [alice, bob, carol, dave] = ["alice", "bob", "carol", "dave"].map(user)
+    const onEmulator = Option.isSome(stage.emulator)
+
+    const step = (title: string) => Effect.zipRight(stage.pause, Console.log(`\n▸ ${title}`))
+    const table = Effect.gen(function*() {
+      yield* stage.pause
+      const here = yield* Presence.hereNow({ channels: ROOMS, stateInfo: "all", keyset: alice })
+      yield* Console.log("\n" + hereNowTable(here).split("\n").map((l) => "    " + l).join("\n"))
+    })
+    const scopes = {
+      alice: yield* Scope.make(),
+      bob: yield* Scope.make(),
+      carol: yield* Scope.make(),
+      dave: yield* Scope.make()
+    }
+
+    if (Option.isSome(stage.emulator)) {
+      const em = stage.emulator.value
+      // a channel group, registered the way any client would
+      yield* em.serve("GET", `/v1/channel-registration/sub-key/demo/channel-group/rooms?add=${ROOMS.join(",")}`)
+    }
+
+    yield* step("alice enters the lobby, feeling happy (heartbeat 120 s)")
+    const aliceSession = yield* Scope.extend(
+      Presence.enter({ channels: ["lobby"], heartbeat: 120, state: { lobby: { mood: "happy" } }, keyset: alice }),
+      scopes.alice
+    )
+    yield* step("bob enters the lobby and the kitchen (heartbeat 60 s)")
+    const bobSession = yield* Scope.extend(
+      Presence.enter({ channels: ROOMS, heartbeat: 60, keyset: bob }),
+      scopes.bob
+    )
+    yield* step("carol the chef enters the kitchen (a short 20 s timeout)")
+    yield* Scope.extend(
+      Presence.enter({
+        channels: ["kitchen"],
+        heartbeat: 20,
+        state: { kitchen: { role: "chef" } },
+        keyset: carol,
+        announceLeave: false // she will vanish without saying goodbye
+      }),
+      scopes.carol
+    )
+    yield* step(onEmulator ? "dave enters every room of the channel group \"rooms\"" : "dave enters every room")
+    yield* Scope.extend(
+      Presence.enter(onEmulator ? { channelGroups: ["rooms"], keyset: dave } : { channels: ROOMS, keyset: dave }),
+      scopes.dave
+    )
+    yield* table
+
+    yield* step("bob starts typing in the lobby")
+    yield* bobSession.setState({ typing: true }, { channels: ["lobby"] })
+    yield* step("alice says goodbye and leaves")
+    void aliceSession
+    yield* Scope.close(scopes.alice, Exit.void)
+    yield* table
+
+    yield* step("carol's laptop dies: her heartbeats stop, and no leave is sent")
+    yield* Scope.close(scopes.carol, Exit.void)
+    if (Option.isSome(stage.emulator)) {
+      yield* step("21 seconds pass (virtual time on the emulator: no waiting)")
+      yield* stage.emulator.value.advance("21 seconds")
+    } else {
+      yield* step("waiting 25 seconds for the service to time her out")
+      yield* Effect.sleep("25 seconds")
+    }
+    yield* table
+
+    yield* step("where is bob?")
+    const where = yield* Presence.whereNow({ uuid: "bob", keyset: alice })
+    yield* Console.log(`    bob is in: ${[...where.channels].sort().join(", ")}`)
+
+    yield* step("summary: here-now across the whole keyset")
+    yield* stage.pause
+    const everyone = yield* Presence.hereNow({ stateInfo: "all", keyset: alice })
+    yield* Console.log("\n" + hereNowTable(everyone).split("\n").map((l) => "    " + l).join("\n"))
+
+    yield* step("everyone else leaves")
+    yield* Scope.close(scopes.bob, Exit.void)
+    yield* Scope.close(scopes.dave, Exit.void)
+    yield* stage.pause
+  }).pipe(
+    // every call names its keyset; the service is there for the ones that do not need to
+    Effect.provide(Keyset.layer({ default: new Keyset.Keyset({ subscribeKey: stage.subscribeKey, userId: "demo" }) }))
+  )
+
+const onEmulator = (pause: Effect.Effect<void>) =>
+  Effect.gen(function*() {
+    const em = yield* NodeEmulator.layer({ port: 0 }).pipe(
+      Layer.build,
+      Effect.flatMap((ctx) =>
+        Effect.gen(function*() {
+          const { origin } = yield* Effect.provide(NodeEmulator.address, ctx)
+          return { origin, emulator: yield* Effect.provide(Emulator.Emulator, ctx) }
+        })
+      )
+    )
+    yield* Console.log(`PubNub presence demo — embedded emulator on http://${em.origin} (no keys, no network)`)
+    yield* Effect.forkScoped(Stream.runForEach(em.emulator.events, (e) => Console.log(describeEvent(e))))
+    yield* story({
+      subscribeKey: "demo",
+      emulator: Option.some(em.emulator),
+      pause,
+      secretKey: Option.none(),
+      publishKey: Option.none()
+    }).pipe(
+      Effect.provide(Layer.merge(NodeHttpClient.layerUndici, PubNubConfig.layer({ origin: em.origin, secure: false })))
+    )
+  })
+
+const onKeyset = (subscribeKey: string, pause: Effect.Effect<void>) =>
+  Effect.gen(function*() {
+    yield* Console.log(`PubNub presence demo — on your keyset ${subscribeKey.slice(0, 12)}… (PUBNUB_SUBSCRIBE_KEY)`)
+    const publishKey = yield* Config.option(Config.string("PUBNUB_PUBLISH_KEY"))
+    const secretKey = yield* Config.option(Config.redacted("PUBNUB_SECRET_KEY"))
+    const origin = yield* Config.option(Config.string("PUBNUB_ORIGIN"))
+    yield* story({ subscribeKey, emulator: Option.none(), pause, secretKey, publishKey }).pipe(
+      Effect.provide(Layer.merge(
+        NodeHttpClient.layerUndici,
+        PubNubConfig.layer(Option.match(origin, { onNone: () => ({}), onSome: (o) => ({ origin: o }) }))
+      ))
+    )
+  })
+
+export const demoCommand = Command.make(
+  "demo",
+  { fast: Options.boolean("fast").pipe(Options.withDescription("no pauses between steps")) },
+  (o) =>
+    Effect.gen(function*() {
+      const started = yield* Effect.clockWith((c) => c.currentTimeMillis)
+      const pause = o.fast ? Effect.sleep("30 millis") : Effect.sleep("600 millis")
+      const key = yield* Config.option(Config.nonEmptyString("PUBNUB_SUBSCRIBE_KEY"))
+      yield* Option.match(key, { onNone: () => onEmulator(pause), onSome: (k) => onKeyset(k, pause) })
+      const took = ((yield* Effect.clockWith((c) => c.currentTimeMillis)) - started) / 1000
+      yield* Console.log(`\n✓ demo finished in ${took.toFixed(1)} s`)
+    }).pipe(Effect.scoped)
+).pipe(Command.withDescription("Watch presence happen: simulated users on the embedded emulator (or your keyset)"))
