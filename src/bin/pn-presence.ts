@@ -30,6 +30,7 @@ const cli = Command.run(root, { name: "pn-presence", version: "0.1.0" })
 const EXIT_OK = 0
 const EXIT_FAILED = 1
 const EXIT_USAGE = 2
+const EXIT_INTERRUPTED = 130
 
 const describe = (error: unknown): { readonly code: number; readonly line: string | undefined } => {
   // the argument parser has already printed what was wrong, with help
@@ -43,7 +44,7 @@ const describe = (error: unknown): { readonly code: number; readonly line: strin
 const program = cli(process.argv).pipe(
   Effect.as(EXIT_OK),
   Effect.catchAllCause((cause) => {
-    if (Cause.isInterruptedOnly(cause)) return Effect.succeed(130)
+    if (Cause.isInterruptedOnly(cause)) return Effect.succeed(EXIT_INTERRUPTED)
     const failure = Cause.failureOption(cause)
     const { code, line } = Option.isSome(failure)
       ? describe(failure.value)
@@ -55,5 +56,13 @@ const program = cli(process.argv).pipe(
 
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
-  teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : EXIT_FAILED)
+  // Ctrl-C / SIGTERM interrupt the program: a clean stop, reported as 130 (128 + SIGINT)
+  teardown: (exit, onExit) =>
+    onExit(
+      Exit.isSuccess(exit) && typeof exit.value === "number"
+        ? exit.value
+        : Exit.isInterrupted(exit)
+        ? EXIT_INTERRUPTED
+        : EXIT_FAILED
+    )
 })
