@@ -4,7 +4,7 @@ import js from "@eslint/js"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", "docs/api/**", "bench/results/**"] },
+  { ignores: ["dist/**", "node_modules/**", "coverage/**", "docs/api/**", "bench/results/**", ".examples/**"] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   ...effect.configs.dprint,
