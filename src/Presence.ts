@@ -8,10 +8,12 @@
  * @since 0.1.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import { cacheTtlMillis, coalesce, keysetKey } from "./internal/coalesce.js"
 import * as internal from "./internal/operations.js"
 import type { KeysetSelection, KeysetService } from "./Keyset.js"
 import type { PresenceError } from "./PresenceError.js"
@@ -188,13 +190,30 @@ export type Requirements = KeysetService | HttpClient.HttpClient
  * @since 0.1.0
  * @category models
  */
-export interface HereNowOptions extends Targets, KeysetSelection {
+export interface HereNowOptions extends Targets, KeysetSelection, Caching {
   readonly stateInfo?: StateInfo | undefined
   readonly limit?: number | undefined
   readonly offset?: number | undefined
 }
 
+/**
+ * Reads (here-now, where-now, get-state) that are identical — same keyset, options and channels —
+ * and concurrent share one request. `cacheTtl` also reuses a successful answer for that long
+ * (off by default; PubNub itself caches here-now for 3 seconds).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Caching {
+  readonly cacheTtl?: Duration.DurationInput | undefined
+}
+
 const DEFAULT_PAGE = 1000
+
+const hereNowKey = (p: internal.HereNowPlan): string =>
+  `hereNow\u0000${keysetKey(p.keyset)}\u0000${
+    JSON.stringify([p.target.channels, p.target.channelGroups, p.stateInfo, p.limit ?? null, p.offset])
+  }`
 
 const toHereNowResult = (raw: internal.RawHereNow, p: internal.HereNowPlan): HereNowResult => {
   const channels = new Map<string, ChannelOccupancy>()
@@ -240,7 +259,8 @@ export const hereNow: (
 ) => Effect.Effect<HereNowResult, PresenceError, Requirements> = Effect.fn("Presence.hereNow")(
   function*(options?: HereNowOptions) {
     const p = yield* internal.hereNowPlan(options ?? {})
-    const raw = yield* internal.hereNow(p)
+    const ttl = yield* cacheTtlMillis(options?.cacheTtl)
+    const raw = yield* coalesce(hereNowKey(p), ttl, internal.hereNow(p))
     return toHereNowResult(raw, p)
   }
 )
@@ -259,7 +279,8 @@ export const hereNowAll: (
     const first = yield* internal.hereNowPlan({ ...options, offset: 0 })
     const page = first.limit === undefined || first.limit === 0 ? DEFAULT_PAGE : first.limit
     let p: internal.HereNowPlan = { ...first, limit: first.limit === 0 ? 0 : page }
-    const totals = yield* internal.hereNow(p)
+    const ttl = yield* cacheTtlMillis(options?.cacheTtl)
+    const totals = yield* coalesce(hereNowKey(p), ttl, internal.hereNow(p))
     const counts = new Map<string, number>()
     const lists = new Map<string, Map<string, OccupantInfo>>()
     for (const ch of totals.channels) {
@@ -284,7 +305,7 @@ export const hereNowAll: (
       // stop when done, or when a page brings nothing new (a server ignoring offset)
       if (!more || added === 0 || p.stateInfo === "none" || p.limit === 0) break
       p = { ...p, offset: p.offset + page }
-      raw = yield* internal.hereNow(p)
+      raw = yield* coalesce(hereNowKey(p), ttl, internal.hereNow(p))
     }
     const channels = new Map<string, ChannelOccupancy>()
     for (const [name, count] of counts) {
@@ -308,7 +329,7 @@ export const hereNowAll: (
  * @since 0.1.0
  * @category models
  */
-export interface WhereNowOptions extends KeysetSelection {
+export interface WhereNowOptions extends KeysetSelection, Caching {
   readonly uuid?: string | undefined
 }
 
@@ -333,7 +354,7 @@ export const whereNow: (
  * @since 0.1.0
  * @category models
  */
-export interface GetStateOptions extends Targets, KeysetSelection {
+export interface GetStateOptions extends Targets, KeysetSelection, Caching {
   readonly uuid?: string | undefined
 }
 

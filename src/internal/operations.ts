@@ -14,6 +14,7 @@ import type { KeysetNotFoundError } from "../PresenceError.js"
 import type { MalformedResponseError } from "../PresenceError.js"
 import { InvalidArgumentError } from "../PresenceError.js"
 import { PubNubConfig } from "../PubNubConfig.js"
+import { cacheTtlMillis, coalesce, keysetKey } from "./coalesce.js"
 import { encode, encodePathList, encodeQuery } from "./encoding.js"
 import type { Call, Prepared, RawResponse, RequestFailure } from "./request.js"
 import {
@@ -299,6 +300,7 @@ export const hereNow = (
 /** @internal */
 export interface WhereNowOptions extends KeysetSelection {
   readonly uuid?: string | undefined
+  readonly cacheTtl?: unknown
 }
 
 const decodeWhereNow = decodeWith(Wire.WhereNow)
@@ -313,9 +315,14 @@ export const whereNow = (
 > =>
   Effect.gen(function*() {
     if (options.uuid !== undefined) yield* check("uuid", options.uuid, checkUserId)
+    const ttl = yield* cacheTtlMillis(options.cacheTtl)
     const keyset = yield* resolveKeyset(options)
     const uuid = options.uuid ?? keyset.userId
-    const body = yield* execute(keyset, { path: `/uuid/${encode(uuid)}`, query: [] }, decodeWhereNow)
+    const body = yield* coalesce(
+      `whereNow\u0000${keysetKey(keyset)}\u0000${uuid}`,
+      ttl,
+      execute(keyset, { path: `/uuid/${encode(uuid)}`, query: [] }, decodeWhereNow)
+    )
     return { uuid, channels: body.payload?.channels ?? [] }
   })
 
@@ -326,6 +333,7 @@ export const whereNow = (
 /** @internal */
 export interface GetStateOptions extends Targets, KeysetSelection {
   readonly uuid?: string | undefined
+  readonly cacheTtl?: unknown
 }
 
 const decodeGetStateMulti = decodeWith(Wire.GetStateMulti)
@@ -367,21 +375,29 @@ export const getState = (
   Effect.gen(function*() {
     const target = yield* targets(options, true)
     if (options.uuid !== undefined) yield* check("uuid", options.uuid, checkUserId)
+    const ttl = yield* cacheTtlMillis(options.cacheTtl)
     const keyset = yield* resolveKeyset(options)
     const uuid = options.uuid ?? keyset.userId
     const suffix = `/uuid/${encode(uuid)}`
     const chunks = yield* planCalls(keyset, target, suffix, [])
-    const parts = yield* Effect.forEach(
-      chunks,
-      (chunk) =>
-        execute(
-          keyset,
-          chunkCall(chunk, suffix, []),
-          decodeGetState(
-            chunk.channels.length === 1 && chunk.channelGroups.length === 0 ? chunk.channels[0] : undefined
-          )
-        ),
-      { concurrency: CHUNK_CONCURRENCY }
+    const key = `getState\u0000${keysetKey(keyset)}\u0000${
+      JSON.stringify([uuid, target.channels, target.channelGroups])
+    }`
+    const parts = yield* coalesce(
+      key,
+      ttl,
+      Effect.forEach(
+        chunks,
+        (chunk) =>
+          execute(
+            keyset,
+            chunkCall(chunk, suffix, []),
+            decodeGetState(
+              chunk.channels.length === 1 && chunk.channelGroups.length === 0 ? chunk.channels[0] : undefined
+            )
+          ),
+        { concurrency: CHUNK_CONCURRENCY }
+      )
     )
     const channels = new Map<string, Wire.StateObject>()
     for (const part of parts) for (const [k, v] of part) channels.set(k, v)
