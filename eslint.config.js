@@ -4,7 +4,17 @@ import js from "@eslint/js"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", "docs/api/**", "bench/results/**", ".examples/**"] },
+  {
+    ignores: [
+      "dist/**",
+      "node_modules/**",
+      "coverage/**",
+      "docs/api/**",
+      "bench/results/**",
+      ".examples/**",
+      ".scratch/**"
+    ]
+  },
   js.configs.recommended,
   ...tseslint.configs.strict,
   ...effect.configs.dprint,

@@ -14,6 +14,7 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts", "docs/examples/**/*.test.ts"],
+    exclude: ["test/fixtures/**"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",

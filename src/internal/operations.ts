@@ -8,6 +8,7 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import type { Keyset, KeysetSelection } from "../Keyset.js"
 import { KeysetService } from "../Keyset.js"
 import type { KeysetNotFoundError } from "../PresenceError.js"
@@ -123,6 +124,15 @@ export const planCalls = Effect.fnUntraced(function*(
   query: ReadonlyArray<readonly [string, string]>,
   extraCost?: (name: string) => number
 ) {
+  // An upper bound first: percent-encoding makes a UTF-16 unit at most 9 characters. Ordinary
+  // lists fit with room to spare and need no exact plan.
+  let bound = suffix.length + 9 * keyset.subscribeKey.length + 9 * keyset.userId.length + 400
+  for (const [k, v] of query) bound += 9 * (k.length + v.length) + 2
+  for (const n of target.channels) bound += 9 * n.length + 1 + (extraCost?.(n) ?? 0)
+  for (const n of target.channelGroups) bound += 9 * n.length + 3 + (extraCost?.(n) ?? 0)
+  const auth = keyset.authToken ?? keyset.authKey
+  if (auth !== undefined) bound += 9 * Redacted.value(auth).length + 6
+  if (bound + SIGNING_RESERVE <= MAX_TARGET_LENGTH) return [target]
   const config = yield* PubNubConfig
   const common = commonQuery(keyset, config.pnsdk, DUMMY_REQUEST_ID)
   const baseLength = presencePrefix(keyset.subscribeKey).length + "/channel/".length + suffix.length + 1 +
@@ -149,6 +159,15 @@ export const chunkCall = (
 })
 
 const CHUNK_CONCURRENCY = 4
+
+/** Runs one call per chunk (several at a time); a single chunk runs directly. @internal */
+export const eachChunk = <A, E, R>(
+  chunks: ReadonlyArray<Chunk>,
+  f: (chunk: Chunk) => Effect.Effect<A, E, R>
+): Effect.Effect<ReadonlyArray<A>, E, R> =>
+  chunks.length === 1
+    ? Effect.map(f(chunks[0]), (a) => [a])
+    : Effect.forEach(chunks, f, { concurrency: CHUNK_CONCURRENCY })
 
 // ---------------------------------------------------------------------------------------------
 // here now
@@ -280,15 +299,14 @@ export const hereNow = (
       return yield* execute(p.keyset, { path: "", query }, decodeHereNow(undefined))
     }
     const chunks = yield* planCalls(p.keyset, p.target, "", query)
-    const parts = yield* Effect.forEach(
+    const parts = yield* eachChunk(
       chunks,
       (chunk) =>
         execute(
           p.keyset,
           chunkCall(chunk, "", query),
           decodeHereNow(chunk.channels.length === 1 && chunk.channelGroups.length === 0 ? chunk.channels[0] : undefined)
-        ),
-      { concurrency: CHUNK_CONCURRENCY }
+        )
     )
     return mergeHereNow(parts)
   })
@@ -386,7 +404,7 @@ export const getState = (
     const parts = yield* coalesce(
       key,
       ttl,
-      Effect.forEach(
+      eachChunk(
         chunks,
         (chunk) =>
           execute(
@@ -395,8 +413,7 @@ export const getState = (
             decodeGetState(
               chunk.channels.length === 1 && chunk.channelGroups.length === 0 ? chunk.channels[0] : undefined
             )
-          ),
-        { concurrency: CHUNK_CONCURRENCY }
+          )
       )
     )
     const channels = new Map<string, Wire.StateObject>()
@@ -426,11 +443,7 @@ export const setState = (
     const suffix = `/uuid/${encode(keyset.userId)}/data`
     const query: Array<readonly [string, string]> = [["state", JSON.stringify(options.state)]]
     const chunks = yield* planCalls(keyset, target, suffix, query)
-    const parts = yield* Effect.forEach(
-      chunks,
-      (chunk) => execute(keyset, chunkCall(chunk, suffix, query), decodeSetState),
-      { concurrency: CHUNK_CONCURRENCY }
-    )
+    const parts = yield* eachChunk(chunks, (chunk) => execute(keyset, chunkCall(chunk, suffix, query), decodeSetState))
     return { state: parts[0].payload }
   })
 
@@ -508,11 +521,10 @@ export const announceHeartbeat = (
       return s === undefined ? 0 : encode(`${JSON.stringify(name)}:${JSON.stringify(s)},`).length + 13
     }
     const chunks = yield* planCalls(keyset, target, "/heartbeat", query, stateCost)
-    yield* Effect.forEach(
+    yield* eachChunk(
       chunks,
       (chunk) =>
-        execute(keyset, chunkCall(chunk, "/heartbeat", [...query, ...stateQuery(states, chunk)]), decodeHeartbeat),
-      { concurrency: CHUNK_CONCURRENCY, discard: true }
+        execute(keyset, chunkCall(chunk, "/heartbeat", [...query, ...stateQuery(states, chunk)]), decodeHeartbeat)
     )
     return { channels: target.channels, channelGroups: target.channelGroups, heartbeat }
   })
@@ -532,10 +544,6 @@ export const announceLeave = (
     const target = yield* targets(options, true)
     const keyset = yield* resolveKeyset(options)
     const chunks = yield* planCalls(keyset, target, "/leave", [])
-    yield* Effect.forEach(
-      chunks,
-      (chunk) => execute(keyset, chunkCall(chunk, "/leave", []), decodeLeave),
-      { concurrency: CHUNK_CONCURRENCY, discard: true }
-    )
+    yield* eachChunk(chunks, (chunk) => execute(keyset, chunkCall(chunk, "/leave", []), decodeLeave))
     return { channels: target.channels, channelGroups: target.channelGroups }
   })

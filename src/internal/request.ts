@@ -32,6 +32,7 @@ import {
   UriTooLongError
 } from "../PresenceError.js"
 import { PubNubConfig } from "../PubNubConfig.js"
+import { withDeadline } from "./deadline.js"
 import { encode, encodeQuery } from "./encoding.js"
 import { ErrorBody } from "./wire.js"
 
@@ -69,24 +70,17 @@ export interface Call {
 /** The path prefix for a subscribe key. @internal */
 export const presencePrefix = (subscribeKey: string): string => `/v2/presence/sub-key/${encode(subscribeKey)}`
 
-const hex = (n: number, width: number): string => n.toString(16).padStart(width, "0")
+const word = Random.nextIntBetween(0, 0x1_0000_0000)
 
-/** A random v4 UUID from the `Random` service (so tests can seed it). @internal */
+/** A random v4 UUID from the `Random` service (so tests can seed it): four 32-bit draws. @internal */
 export const randomUuid: Effect.Effect<string> = Effect.map(
-  Effect.all([
-    Random.nextIntBetween(0, 0x10000),
-    Random.nextIntBetween(0, 0x10000),
-    Random.nextIntBetween(0, 0x10000),
-    Random.nextIntBetween(0, 0x10000),
-    Random.nextIntBetween(0, 0x10000),
-    Random.nextIntBetween(0, 0x10000),
-    Random.nextIntBetween(0, 0x10000),
-    Random.nextIntBetween(0, 0x10000)
-  ]),
-  (w) =>
-    `${hex(w[0], 4)}${hex(w[1], 4)}-${hex(w[2], 4)}-${hex(0x4000 | (w[3] & 0x0fff), 4)}-${
-      hex(0x8000 | (w[4] & 0x3fff), 4)
-    }-${hex(w[5], 4)}${hex(w[6], 4)}${hex(w[7], 4)}`
+  Effect.all([word, word, word, word]),
+  ([a, b, c, d]) => {
+    const h = (n: number) => n.toString(16).padStart(8, "0")
+    const x = h(a) + h(b) + h(c) + h(d)
+    const variant = (8 | (parseInt(x[16], 16) & 3)).toString(16)
+    return `${x.slice(0, 8)}-${x.slice(8, 12)}-4${x.slice(13, 16)}-${variant}${x.slice(17, 20)}-${x.slice(20, 32)}`
+  }
 )
 
 /**
@@ -172,15 +166,20 @@ export const prepare = Effect.fnUntraced(function*(keyset: Keyset, call: Call) {
     query.push(["signature", signature])
     secrets.push(signature, Redacted.value(keyset.secretKey))
   }
-  const target = query.length === 0 ? path : `${path}?${encodeQuery(query)}`
-  const safeQuery = query.filter(([k]) => k !== "auth" && k !== "signature")
+  let full = ""
+  let safe = ""
+  for (const [key, value] of query) {
+    const pair = encode(key) + "=" + encode(value)
+    full += (full.length === 0 ? "" : "&") + pair
+    if (key !== "auth" && key !== "signature") safe += (safe.length === 0 ? "" : "&") + pair
+  }
+  const target = full.length === 0 ? path : `${path}?${full}`
   const base = `${config.secure ? "https" : "http"}://${config.origin}`
-  const scrub = makeScrubber(secrets)
   return {
     url: base + target,
-    safeUrl: base + `${path}?${encodeQuery(safeQuery)}`,
+    safeUrl: safe.length === 0 ? base + path : `${base}${path}?${safe}`,
     target,
-    scrub,
+    scrub: makeScrubber(secrets),
     hasSecrets: secrets.length > 0
   } satisfies Prepared
 })
@@ -217,6 +216,10 @@ export interface RawResponse {
 
 const decodeErrorBody = Schema.decodeUnknownOption(ErrorBody)
 
+/** A body that carries an error status of its own ("false 200"). */
+const looksLikeError = (json: unknown): boolean =>
+  typeof json === "object" && json !== null && "status" in json && typeof json.status === "number" && json.status >= 400
+
 const parseJson = (body: string): Option.Option<unknown> => {
   try {
     return Option.some(JSON.parse(body))
@@ -252,6 +255,9 @@ export const classify = (
 ): Either.Either<unknown, RequestFailure> => {
   const url = prepared.safeUrl
   const json = parseJson(raw.body)
+  if (raw.status >= 200 && raw.status < 300 && Option.isSome(json) && !looksLikeError(json.value)) {
+    return Either.right(json.value)
+  }
   const errorBody = Option.flatMap(json, decodeErrorBody)
   const bodyStatus = Option.flatMap(errorBody, (b) => Option.fromNullable(b.status))
   const status = Option.isSome(bodyStatus) && bodyStatus.value >= 400 ? bodyStatus.value : raw.status
@@ -335,7 +341,7 @@ const transportReason = (error: HttpClientError.HttpClientError): string => {
  */
 export const send = Effect.fnUntraced(function*(prepared: Prepared) {
   const config = yield* PubNubConfig
-  const client = yield* HttpClient.HttpClient
+  const client = untraced(yield* HttpClient.HttpClient)
   const request = HttpClientRequest.get(prepared.url, { acceptJson: true })
   const exchange = client.execute(request).pipe(
     Effect.flatMap((response) =>
@@ -345,30 +351,29 @@ export const send = Effect.fnUntraced(function*(prepared: Prepared) {
         body
       }))
     ),
-    Effect.scoped,
     Effect.mapError((error) =>
       new TransportError({ url: prepared.safeUrl, reason: prepared.scrub(transportReason(error)) })
     )
   )
-  // The platform's own client span records the full URL; when it carries secrets, replace that
-  // span with one that records the safe URL.
-  const traced = prepared.hasSecrets
-    ? exchange.pipe(
-      Effect.locallyWith(HttpClient.currentTracerDisabledWhen, (previous) => (r) => r === request || previous(r)),
-      Effect.withSpan("http.client GET", {
-        kind: "client",
-        attributes: { "http.request.method": "GET", "url.full": prepared.safeUrl }
-      })
-    )
-    : exchange
-  return yield* traced.pipe(
-    Effect.timeoutFail({
-      duration: config.requestTimeout,
-      onTimeout: () =>
-        new RequestTimeoutError({ url: prepared.safeUrl, timeoutMillis: Duration.toMillis(config.requestTimeout) })
-    })
+  return yield* withDeadline(
+    exchange,
+    config.requestTimeout,
+    () => new RequestTimeoutError({ url: prepared.safeUrl, timeoutMillis: Duration.toMillis(config.requestTimeout) })
   )
 })
+
+// The platform client's own span records the full URL (with `auth` and `signature`) and adds
+// trace headers PubNub ignores; each operation's span records the safe URL instead. One wrapper
+// per client, made once.
+const untracedClients = new WeakMap<HttpClient.HttpClient, HttpClient.HttpClient>()
+const untraced = (client: HttpClient.HttpClient): HttpClient.HttpClient => {
+  let wrapped = untracedClients.get(client)
+  if (wrapped === undefined) {
+    wrapped = HttpClient.withTracerDisabledWhen(client, () => true)
+    untracedClients.set(client, wrapped)
+  }
+  return wrapped
+}
 
 /**
  * One whole exchange: prepare, send, classify, decode.

@@ -236,10 +236,11 @@ const schedulerLoop = (s: Scheduler) =>
       s.wakesAt = next ?? Number.POSITIVE_INFINITY
       // whole milliseconds, at least one: jittered (fractional) times must not make us spin on a
       // due time a hair in the future
-      const sleep = next === undefined
-        ? Effect.never
-        : Effect.sleep(Duration.millis(Math.max(1, Math.ceil(next - now))))
-      yield* Effect.raceFirst(sleep, Queue.take(s.wake))
+      // nothing scheduled: wait for work without arming a timer (Effect.never would keep the
+      // process alive)
+      yield* next === undefined
+        ? Queue.take(s.wake)
+        : Effect.raceFirst(Effect.sleep(Duration.millis(Math.max(1, Math.ceil(next - now)))), Queue.take(s.wake))
     }
   })
 

@@ -158,10 +158,11 @@ export const make = (
         const next = store.heap.peek()?.at
         expirerWakesAt = next ?? Number.POSITIVE_INFINITY
         // whole milliseconds, at least one (a fractional clock must not make this spin)
-        const sleep = next === undefined
-          ? Effect.never
-          : Effect.sleep(Duration.millis(Math.max(1, Math.ceil(next - t))))
-        yield* Effect.raceFirst(sleep, Queue.take(wake))
+        // nothing scheduled: wait for work without arming a timer (Effect.never would keep the
+        // process alive)
+        yield* next === undefined
+          ? Queue.take(wake)
+          : Effect.raceFirst(Effect.sleep(Duration.millis(Math.max(1, Math.ceil(next - t)))), Queue.take(wake))
       }
     })
 

@@ -1,0 +1,321 @@
+/**
+ * `npm run bench` — this SDK vs the official `pubnub` client vs raw `fetch` + `JSON.parse` (the
+ * floor), against the socket emulator in its own process, on loopback. Rounds are interleaved
+ * (sdk, official, fetch, sdk, official, fetch, …) and each figure is the median over rounds.
+ *
+ * Scenarios:
+ * 1. sequential here-now of a 100-occupant channel — time per call;
+ * 2. 64-way concurrent here-now over 64 different 100-occupant channels (different, so that
+ *    coalescing cannot help this SDK) — time per call (1 / throughput);
+ * 3. here-now of 20 channels × 1,000 occupants with state, served as a static ~1 MB body — decoding;
+ * 4. announce-heartbeat, 64-way concurrent — time per call (the official client has no one-shot
+ *    heartbeat: its heartbeats run inside its subscribe loop, so it is not measured there).
+ *
+ * Goals (issue 6): sdk/fetch ≤ 1.25 (scenarios 1, 2), ≤ 2.0 (scenario 3); sdk/official ≤ 1.0.
+ * Writes bench/results/latest.json.
+ */
+import { NodeHttpClient } from "@effect/platform-node"
+import { Effect, Layer, ManagedRuntime } from "effect"
+import { mkdirSync, writeFileSync } from "node:fs"
+import { cpus, totalmem } from "node:os"
+import PubNub from "pubnub"
+import { Keyset, Presence, PubNubConfig } from "../src/index.js"
+import { startEmulatorProcess } from "./util.js"
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7)
+const SEQUENTIAL = 300
+const CONCURRENT = 3000
+const BIG = 12
+const HEARTBEATS = 3000
+const CONCURRENCY = 64
+
+type Client = "sdk" | "official" | "fetch"
+type Scenario = "sequential" | "concurrent" | "bigBody" | "heartbeat"
+
+const median = (xs: ReadonlyArray<number>) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+
+/** Runs `n` calls of `call(i)` with at most `concurrency` in flight. */
+const pool = async (n: number, concurrency: number, call: (i: number) => Promise<unknown>) => {
+  let next = 0
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < n) await call(next++)
+  }))
+}
+
+const main = async () => {
+  const server = await startEmulatorProcess()
+  const origin = server.origin
+  const base = `http://${origin}`
+  const admin = (path: string, body: unknown) =>
+    fetch(`${base}/__emulator/${path}`, { method: "POST", body: JSON.stringify(body) }).then((r) => r.json())
+
+  // --- fixtures: 64 channels of 100 occupants (room-0 is the sequential one), and a big static body
+  await pool(64 * 100, 32, (i) =>
+    fetch(
+      `${base}/v2/presence/sub-key/bench/channel/room-${Math.floor(i / 100)}/heartbeat?uuid=user-${
+        i % 100
+      }&heartbeat=300` +
+        (i % 3 === 0
+          ? `&state=${encodeURIComponent(JSON.stringify({ [`room-${Math.floor(i / 100)}`]: { mood: "busy", n: i } }))}`
+          : "")
+    ).then((r) => r.text()))
+  const bigChannels = Array.from({ length: 20 }, (_, c) => `big-${c}`)
+  const bigBody = JSON.stringify({
+    status: 200,
+    message: "OK",
+    service: "Presence",
+    payload: {
+      channels: Object.fromEntries(bigChannels.map((ch) => [ch, {
+        uuids: Array.from(
+          { length: 1000 },
+          (_, i) => ({ uuid: `user-${i}`, state: { mood: "busy", seat: i, vip: i % 7 === 0 } })
+        ),
+        occupancy: 1000
+      }])),
+      total_channels: 20,
+      total_occupancy: 20_000
+    }
+  })
+  await admin("faults", { path: "/v2/presence/sub-key/static/", status: 200, body: bigBody, probability: 1 })
+
+  // --- the three clients
+  const keyset = new Keyset.Keyset({ subscribeKey: "bench", userId: "bench-sdk" })
+  const staticKeyset = new Keyset.Keyset({ subscribeKey: "static", userId: "bench-sdk" })
+  const runtime = ManagedRuntime.make(
+    Layer.mergeAll(
+      NodeHttpClient.layerUndici,
+      Keyset.layer({ default: keyset, named: { static: staticKeyset } }),
+      PubNubConfig.layer({ origin, secure: false })
+    )
+  )
+  const official = new PubNub({
+    subscribeKey: "bench",
+    userId: "bench-official",
+    origin,
+    ssl: false,
+    keepAlive: true,
+    logLevel: PubNub.LogLevel.None
+  })
+  const officialStatic = new PubNub({
+    subscribeKey: "static",
+    userId: "bench-official",
+    origin,
+    ssl: false,
+    keepAlive: true,
+    logLevel: PubNub.LogLevel.None
+  })
+  const url = (sub: string, path: string, query = "") =>
+    `${base}/v2/presence/sub-key/${sub}${path}?${query}${
+      query ? "&" : ""
+    }uuid=bench-fetch&pnsdk=raw-fetch&requestid=${crypto.randomUUID()}`
+  const getJson = (u: string) =>
+    fetch(u).then(async (r) => {
+      const body = await r.json()
+      if (r.status !== 200) throw new Error(`HTTP ${r.status}`)
+      return body
+    })
+
+  const scenarios: Record<Scenario, Partial<Record<Client, () => Promise<number>>>> = {
+    sequential: {
+      sdk: () =>
+        runtime.runPromise(Effect.gen(function*() {
+          const t = performance.now()
+          for (let i = 0; i < SEQUENTIAL; i++) yield* Presence.hereNow({ channels: ["room-0"] })
+          return performance.now() - t
+        })),
+      official: async () => {
+        const t = performance.now()
+        for (let i = 0; i < SEQUENTIAL; i++) await official.hereNow({ channels: ["room-0"] })
+        return performance.now() - t
+      },
+      fetch: async () => {
+        const t = performance.now()
+        for (let i = 0; i < SEQUENTIAL; i++) await getJson(url("bench", "/channel/room-0"))
+        return performance.now() - t
+      }
+    },
+    concurrent: {
+      sdk: () =>
+        runtime.runPromise(Effect.gen(function*() {
+          const t = performance.now()
+          yield* Effect.forEach(
+            Array.from({ length: CONCURRENT }, (_, i) => i),
+            (i) => Presence.hereNow({ channels: [`room-${i % 64}`] }),
+            { concurrency: CONCURRENCY, discard: true }
+          )
+          return performance.now() - t
+        })),
+      official: async () => {
+        const t = performance.now()
+        await pool(CONCURRENT, CONCURRENCY, (i) => official.hereNow({ channels: [`room-${i % 64}`] }))
+        return performance.now() - t
+      },
+      fetch: async () => {
+        const t = performance.now()
+        await pool(CONCURRENT, CONCURRENCY, (i) => getJson(url("bench", `/channel/room-${i % 64}`)))
+        return performance.now() - t
+      }
+    },
+    bigBody: {
+      sdk: () =>
+        runtime.runPromise(Effect.gen(function*() {
+          const t = performance.now()
+          for (let i = 0; i < BIG; i++) {
+            const r = yield* Presence.hereNow({ channels: bigChannels, stateInfo: "all", using: "static" })
+            if (r.totalOccupancy !== 20_000) throw new Error("bad decode")
+          }
+          return performance.now() - t
+        })),
+      official: async () => {
+        const t = performance.now()
+        for (let i = 0; i < BIG; i++) {
+          const r = await officialStatic.hereNow({ channels: bigChannels, includeState: true })
+          if (r.totalOccupancy !== 20_000) throw new Error("bad decode")
+        }
+        return performance.now() - t
+      },
+      fetch: async () => {
+        const t = performance.now()
+        for (let i = 0; i < BIG; i++) {
+          const r = await getJson(url("static", `/channel/${bigChannels.join(",")}`, "state=1"))
+          if (r.payload.total_occupancy !== 20_000) throw new Error("bad decode")
+        }
+        return performance.now() - t
+      }
+    },
+    heartbeat: {
+      sdk: () =>
+        runtime.runPromise(Effect.gen(function*() {
+          const t = performance.now()
+          yield* Effect.forEach(
+            Array.from({ length: HEARTBEATS }, (_, i) => i),
+            (i) => Presence.announceHeartbeat({ channels: [`hb-${i % 1000}`], heartbeat: 300 }),
+            { concurrency: CONCURRENCY, discard: true }
+          )
+          return performance.now() - t
+        })),
+      fetch: async () => {
+        const t = performance.now()
+        await pool(
+          HEARTBEATS,
+          CONCURRENCY,
+          (i) => getJson(url("bench", `/channel/hb-${i % 1000}/heartbeat`, "heartbeat=300"))
+        )
+        return performance.now() - t
+      }
+    }
+  }
+  const calls: Record<Scenario, number> = {
+    sequential: SEQUENTIAL,
+    concurrent: CONCURRENT,
+    bigBody: BIG,
+    heartbeat: HEARTBEATS
+  }
+
+  // --- interleaved rounds (round 0 warms up and is discarded)
+  const samples: Record<Scenario, Record<Client, Array<number>>> = {
+    sequential: { sdk: [], official: [], fetch: [] },
+    concurrent: { sdk: [], official: [], fetch: [] },
+    bigBody: { sdk: [], official: [], fetch: [] },
+    heartbeat: { sdk: [], official: [], fetch: [] }
+  }
+  for (let round = 0; round <= ROUNDS; round++) {
+    for (const scenario of Object.keys(scenarios) as Array<Scenario>) {
+      for (const client of ["sdk", "official", "fetch"] as const) {
+        const run = scenarios[scenario][client]
+        if (run === undefined) continue
+        const ms = await run()
+        if (round > 0) samples[scenario][client].push((ms * 1000) / calls[scenario]) // µs per call
+      }
+    }
+    process.stderr.write(round === 0 ? "warm-up done\n" : `round ${round}/${ROUNDS}\n`)
+  }
+
+  // identical concurrent calls: how many requests coalescing saves (reported, not compared)
+  const before = (await fetch(`${base}/__emulator/state`).then((r) => r.json())).stats.hereNow as number
+  await runtime.runPromise(
+    Effect.forEach(Array.from({ length: 640 }), () => Presence.hereNow({ channels: ["room-1"] }), {
+      concurrency: 64,
+      discard: true
+    })
+  )
+  const after = (await fetch(`${base}/__emulator/state`).then((r) => r.json())).stats.hereNow as number
+
+  const goals: Record<Scenario, { fetch: number | undefined; official: number | undefined }> = {
+    sequential: { fetch: 1.25, official: 1.0 },
+    concurrent: { fetch: 1.25, official: 1.0 },
+    bigBody: { fetch: 2.0, official: 1.0 },
+    heartbeat: { fetch: undefined, official: undefined }
+  }
+  const rows = (Object.keys(samples) as Array<Scenario>).map((scenario) => {
+    const m = (c: Client) => (samples[scenario][c].length === 0 ? undefined : median(samples[scenario][c]))
+    const sdk = m("sdk") ?? Number.NaN
+    const off = m("official")
+    const raw = m("fetch") ?? Number.NaN
+    return {
+      scenario,
+      sdkMicros: Math.round(sdk),
+      officialMicros: off === undefined ? null : Math.round(off),
+      fetchMicros: Math.round(raw),
+      sdkOverFetch: +(sdk / raw).toFixed(2),
+      sdkOverOfficial: off === undefined ? null : +(sdk / off).toFixed(2),
+      goalOverFetch: goals[scenario].fetch ?? null,
+      goalOverOfficial: goals[scenario].official ?? null
+    }
+  })
+  const results = {
+    date: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpu: cpus()[0]?.model,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      platform: process.platform
+    },
+    rounds: ROUNDS,
+    callsPerRound: calls,
+    concurrency: CONCURRENCY,
+    rows,
+    coalescing: { identicalConcurrentCalls: 640, requestsSent: after - before }
+  }
+  const label: Record<Scenario, string> = {
+    sequential: "sequential here-now, 100 occupants",
+    concurrent: "64-way concurrent here-now",
+    bigBody: "decode 20 ch × 1,000 occupants + state",
+    heartbeat: "64-way concurrent heartbeat"
+  }
+  console.log(`\nSDK vs official pubnub vs raw fetch — µs per call, median of ${ROUNDS} interleaved rounds`)
+  console.log(
+    `${results.machine.cpus} × ${results.machine.cpu}, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}\n`
+  )
+  console.table(Object.fromEntries(rows.map((r) => [label[r.scenario], {
+    sdk: r.sdkMicros,
+    official: r.officialMicros ?? "n/a",
+    fetch: r.fetchMicros,
+    "sdk/fetch": r.sdkOverFetch +
+      (r.goalOverFetch === null ? "" : r.sdkOverFetch <= r.goalOverFetch ? " ✓" : ` ✗ (≤ ${r.goalOverFetch})`),
+    "sdk/official": r.sdkOverOfficial === null
+      ? "n/a"
+      : r.sdkOverOfficial +
+        (r.goalOverOfficial === null
+          ? ""
+          : r.sdkOverOfficial <= r.goalOverOfficial
+          ? " ✓"
+          : ` ✗ (≤ ${r.goalOverOfficial})`)
+  }])))
+  console.log(`coalescing: 640 identical concurrent here-now calls sent ${results.coalescing.requestsSent} request(s)`)
+  mkdirSync(new URL("./results/", import.meta.url), { recursive: true })
+  writeFileSync(new URL("./results/latest.json", import.meta.url), JSON.stringify(results, null, 2) + "\n")
+  official.destroy(true)
+  officialStatic.destroy(true)
+  await runtime.dispose()
+  await server.stop()
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})
