@@ -215,25 +215,38 @@ const hereNowKey = (p: internal.HereNowPlan): string =>
     JSON.stringify([p.target.channels, p.target.channelGroups, p.stateInfo, p.limit ?? null, p.offset])
   }`
 
+/**
+ * An instance of a result class from already-decoded fields, without re-running the class
+ * constructor: the wire schemas have validated the data, and a large here-now answer holds tens
+ * of thousands of occupants (the constructor costs ~0.25 µs each; this, ~0.03 µs). The instance
+ * is the same as `new C(fields, true)` makes: the fields as own properties on C's prototype
+ * (checked by test/results.test.ts).
+ */
+const fromFields = <C extends new(...args: Array<never>) => object>(
+  Class: C,
+  fields: Omit<InstanceType<C>, keyof object>
+): InstanceType<C> => Object.assign(Object.create(Class.prototype) as InstanceType<C>, fields)
+
+const occupantInfo = (o: internal.RawOccupant): OccupantInfo =>
+  fromFields(OccupantInfo, { uuid: o.uuid, state: o.state })
+
 const toHereNowResult = (raw: internal.RawHereNow, p: internal.HereNowPlan): HereNowResult => {
   const channels = new Map<string, ChannelOccupancy>()
   const listing = p.stateInfo !== "none" && p.limit !== 0
   let more = false
   for (const ch of raw.channels) {
     const uuids = new Map<string, OccupantInfo>()
-    if (ch.uuids !== undefined) {
-      for (const o of ch.uuids) uuids.set(o.uuid, new OccupantInfo({ uuid: o.uuid, state: o.state }, true))
-    }
+    if (ch.uuids !== undefined) { for (const o of ch.uuids) uuids.set(o.uuid, occupantInfo(o)) }
     const hasMore = listing && ch.uuids !== undefined && p.offset + ch.uuids.length < ch.occupancy
     more ||= hasMore
-    channels.set(ch.name, new ChannelOccupancy({ channelName: ch.name, count: ch.occupancy, uuids, hasMore }, true))
+    channels.set(ch.name, fromFields(ChannelOccupancy, { channelName: ch.name, count: ch.occupancy, uuids, hasMore }))
   }
-  return new HereNowResult({
+  return fromFields(HereNowResult, {
     totalChannels: raw.totalChannels,
     totalOccupancy: raw.totalOccupancy,
     channels,
     nextOffset: more ? Option.some(p.offset + (p.limit ?? DEFAULT_PAGE)) : Option.none()
-  }, true)
+  })
 }
 
 /**
@@ -296,7 +309,7 @@ export const hereNowAll: (
         if (list === undefined || ch.uuids === undefined) continue
         for (const o of ch.uuids) {
           if (!list.has(o.uuid)) {
-            list.set(o.uuid, new OccupantInfo({ uuid: o.uuid, state: o.state }, true))
+            list.set(o.uuid, occupantInfo(o))
             added++
           }
         }

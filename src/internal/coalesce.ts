@@ -62,38 +62,48 @@ export const coalesce = <A, E, R>(
   ttlMillis: number,
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R | HttpClient.HttpClient> =>
-  Effect.gen(function*() {
-    const client = yield* HttpClient.HttpClient
-    const config = yield* PubNubConfig
-    const byClient = yield* InFlight
-    let entries = byClient.get(client)
-    if (entries === undefined) {
-      entries = new Map()
-      byClient.set(client, entries)
-    }
-    const map = entries
-    const fullKey = `${config.secure ? "https" : "http"}://${config.origin}\u0000${key}`
-    const now = yield* Clock.currentTimeMillis
-    const hit = map.get(fullKey)
-    if (hit !== undefined && hit.expiresAt > now) {
-      // the Deferred holds exactly what `effect` produced for this key
-      const shared = Deferred.await(hit.deferred as Deferred.Deferred<A, E>)
-      return yield* Effect.catchAllCause(shared, (cause) =>
-        // the leader was interrupted: try again (and maybe lead)
-        Cause.isInterruptedOnly(cause) ? coalesce(key, ttlMillis, effect) : Effect.failCause(cause))
-    }
-    if (hit !== undefined) map.delete(fullKey)
-    const entry: Entry = { deferred: yield* Deferred.make<unknown, unknown>(), expiresAt: Number.POSITIVE_INFINITY }
-    if (ttlMillis > 0 && map.size >= MAX_CACHED) {
-      for (const [k, e] of map) if (e.expiresAt <= now) map.delete(k)
-    }
-    map.set(fullKey, entry)
-    return yield* Effect.onExit(effect, (exit) =>
-      Effect.flatMap(Clock.currentTimeMillis, (done) => {
-        if (map.get(fullKey) === entry) {
-          if (ttlMillis > 0 && Exit.isSuccess(exit)) entry.expiresAt = done + ttlMillis
-          else map.delete(fullKey)
+  // every read goes through here, so it takes as few steps as it can: one for the services,
+  // one for the fiber id, and the clock only when caching
+  Effect.contextWithEffect((context: Context.Context<HttpClient.HttpClient>) =>
+    Effect.fiberIdWith((fiberId) => {
+      const client = Context.get(context, HttpClient.HttpClient)
+      const config = Context.get(context, PubNubConfig)
+      const byClient = Context.get(context, InFlight)
+      let map = byClient.get(client)
+      if (map === undefined) {
+        map = new Map()
+        byClient.set(client, map)
+      }
+      const entries = map
+      const fullKey = `${config.secure ? "https" : "http"}://${config.origin}\u0000${key}`
+      const run = (now: number): Effect.Effect<A, E, R | HttpClient.HttpClient> => {
+        const hit = entries.get(fullKey)
+        if (hit !== undefined && hit.expiresAt > now) {
+          // the Deferred holds exactly what `effect` produced for this key
+          return Effect.catchAllCause(Deferred.await(hit.deferred as Deferred.Deferred<A, E>), (cause) =>
+            // the leader was interrupted: try again (and maybe lead)
+            Cause.isInterruptedOnly(cause) ? coalesce(key, ttlMillis, effect) : Effect.failCause(cause))
         }
-        return Deferred.done(entry.deferred, exit)
-      }))
-  })
+        if (hit !== undefined) entries.delete(fullKey)
+        if (ttlMillis > 0 && entries.size >= MAX_CACHED) {
+          for (const [k, e] of entries) if (e.expiresAt <= now) entries.delete(k)
+        }
+        const entry: Entry = {
+          deferred: Deferred.unsafeMake<unknown, unknown>(fiberId),
+          expiresAt: Number.POSITIVE_INFINITY
+        }
+        entries.set(fullKey, entry)
+        return Effect.onExit(effect, (exit) => {
+          const settle = (done: number) => {
+            if (entries.get(fullKey) === entry) {
+              if (ttlMillis > 0 && Exit.isSuccess(exit)) entry.expiresAt = done + ttlMillis
+              else entries.delete(fullKey)
+            }
+            return Deferred.done(entry.deferred, exit)
+          }
+          return ttlMillis > 0 ? Effect.flatMap(Clock.currentTimeMillis, settle) : settle(0)
+        })
+      }
+      return ttlMillis > 0 ? Effect.flatMap(Clock.currentTimeMillis, run) : run(0)
+    })
+  )
