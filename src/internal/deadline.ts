@@ -1,22 +1,29 @@
 /**
  * Request timeouts without a race per request.
  *
- * `Effect.timeoutFail` forks two fibers and races them for every call (~17 µs here). Instead each
- * request runs in one forked fiber, its deadline goes into a min-heap, and one watchdog fiber per
- * `Clock` sleeps until the earliest deadline and interrupts requests that are past theirs. A
- * request that finishes in time removes its deadline; the watchdog rarely wakes.
+ * `Effect.timeoutFail` forks two fibers and races them for every call. Instead each request runs
+ * in one forked fiber and its deadline goes into a min-heap; one watchdog fiber per `Clock`
+ * interrupts requests that are past their deadline.
  *
- * Interruption (not an abort signal) is what stops an overdue request, so it works with any
- * Effect `HttpClient`, and with `TestClock` (each clock has its own watchdog).
+ * The watchdog is cheap under load: while it has deadlines it sleeps until the earliest one, but
+ * never longer than `STEP` (so it notices an emptied heap soon and stops); with none it waits,
+ * without any timer, for the next request to wake it. Steady traffic therefore never wakes it per
+ * request, an idle program is not kept alive by it for more than `STEP`, and a deadline that is
+ * earlier than every pending one (possible only with different timeouts) fires at most `STEP` late.
+ *
+ * Interruption (not an abort signal) stops an overdue request, so it works with any Effect
+ * `HttpClient`, and with `TestClock` (each clock has its own watchdog).
  *
  * @internal
  */
-import * as Clock from "effect/Clock"
+import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
 import { type HeapItem, TimeHeap } from "./heap.js"
+
+const STEP_MS = 250
 
 interface Deadline extends HeapItem {
   readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
@@ -26,7 +33,7 @@ interface Deadline extends HeapItem {
 interface Watchdog {
   readonly heap: TimeHeap<Deadline>
   readonly wake: Queue.Queue<boolean>
-  wakesAt: number
+  idle: boolean
 }
 
 const watchdogs = new WeakMap<Clock.Clock, Watchdog>()
@@ -40,13 +47,14 @@ const loop = (clock: Clock.Clock, w: Watchdog) =>
         yield* Fiber.interruptFork(d.fiber)
       }
       const next = w.heap.peek()?.at
-      w.wakesAt = next ?? Number.POSITIVE_INFINITY
-      // whole milliseconds, at least one: a fractional clock must not make this spin
-      // nothing scheduled: wait for work without arming a timer (Effect.never would keep the
-      // process alive)
-      yield* next === undefined
-        ? Queue.take(w.wake)
-        : Effect.raceFirst(Effect.sleep(Duration.millis(Math.max(1, Math.ceil(next - now)))), Queue.take(w.wake))
+      if (next === undefined) {
+        // nothing to watch: no timer (it would keep an idle program alive) until a request comes
+        w.idle = true
+        yield* Queue.take(w.wake)
+      } else {
+        // whole milliseconds, at least one: a fractional clock must not make this spin
+        yield* Effect.sleep(Duration.millis(Math.min(STEP_MS, Math.max(1, Math.ceil(next - now)))))
+      }
     }
   })
 
@@ -55,13 +63,9 @@ const watchdogFor = (clock: Clock.Clock): Effect.Effect<Watchdog> =>
     const existing = watchdogs.get(clock)
     if (existing !== undefined) return Effect.succeed(existing)
     return Effect.gen(function*() {
-      const w: Watchdog = {
-        heap: new TimeHeap(),
-        wake: yield* Queue.sliding<boolean>(1),
-        wakesAt: Number.POSITIVE_INFINITY
-      }
+      const w: Watchdog = { heap: new TimeHeap(), wake: yield* Queue.sliding<boolean>(1), idle: false }
       watchdogs.set(clock, w)
-      // a daemon: it outlives the request that started it, and sleeps (on this clock) until needed
+      // a daemon: it outlives the request that started it, and runs on this clock
       yield* Effect.forkDaemon(loop(clock, w))
       return w
     })
@@ -87,21 +91,15 @@ export const withDeadline = <A, E, R, E2>(
           fired: false
         }
         w.heap.insert(d)
-        const nudge = d.at < w.wakesAt ? Queue.offer(w.wake, true) : Effect.void
+        let wake: Effect.Effect<unknown> = Effect.void
+        if (w.idle) {
+          w.idle = false
+          wake = Queue.offer(w.wake, true)
+        }
         return Effect.zipRight(
-          nudge,
+          wake,
           Effect.flatMap(
-            Effect.ensuring(
-              Fiber.await(fiber),
-              Effect.suspend(() => {
-                w.heap.remove(d)
-                // nothing left to watch: let the watchdog drop its timer, so that an idle program
-                // is not kept alive until a stale deadline
-                return w.heap.size === 0 && w.wakesAt !== Number.POSITIVE_INFINITY
-                  ? Queue.offer(w.wake, true)
-                  : Effect.void
-              })
-            ),
+            Effect.ensuring(Fiber.await(fiber), Effect.sync(() => w.heap.remove(d))),
             (exit): Effect.Effect<A, E | E2> => (d.fired ? Effect.fail(onTimeout()) : exit)
           )
         )
