@@ -6,6 +6,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import type { RequestRecord } from "../../Emulator.js"
 import { decodePathSegment, decodeQueryValue, splitList } from "../encoding.js"
 import { sign } from "../request.js"
 import { checkHeartbeat, checkLimit, checkName, checkOffset, checkState, checkUserId } from "../validation.js"
@@ -40,15 +41,7 @@ export interface Reply {
 }
 
 /** Which operation a request was, for the request log and counters. @internal */
-export type Operation =
-  | "hereNow"
-  | "whereNow"
-  | "getState"
-  | "setState"
-  | "heartbeat"
-  | "leave"
-  | "channelGroup"
-  | "unknown"
+export type Operation = RequestRecord["operation"]
 
 /** @internal */
 export interface Handled {

@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import type { PresenceEvent } from "../../Emulator.js"
 import { type HeapItem, TimeHeap } from "../heap.js"
 import type { StateObject } from "../wire.js"
 
@@ -19,16 +20,7 @@ export interface Occupant extends HeapItem {
 }
 
 /** A presence event, as the service would publish on `<channel>-pnpres`. @internal */
-export interface StoreEvent {
-  readonly action: "join" | "leave" | "timeout" | "state-change"
-  readonly subscribeKey: string
-  readonly channel: string
-  readonly uuid: string
-  /** Unix seconds */
-  readonly timestamp: number
-  readonly occupancy: number
-  readonly state?: StateObject | undefined
-}
+export type StoreEvent = PresenceEvent
 
 /** @internal */
 export class Keyspace {
