@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { cacheTtlMillis, coalesce, keysetKey } from "./internal/coalesce.js"
+import { cacheTtlMillis, coalesce, keysetKey, makeFlight } from "./internal/coalesce.js"
 import * as internal from "./internal/operations.js"
 import type { KeysetSelection, KeysetService } from "./Keyset.js"
 import type { PresenceError } from "./PresenceError.js"
@@ -210,6 +210,8 @@ export interface Caching {
 
 const DEFAULT_PAGE = 1000
 
+const hereNowFlight = makeFlight<internal.RawHereNow, internal.OperationError>()
+
 const hereNowKey = (p: internal.HereNowPlan): string =>
   `hereNow\u0000${keysetKey(p.keyset)}\u0000${
     JSON.stringify([p.target.channels, p.target.channelGroups, p.stateInfo, p.limit ?? null, p.offset])
@@ -273,7 +275,7 @@ export const hereNow: (
   function*(options?: HereNowOptions) {
     const p = yield* internal.hereNowPlan(options ?? {})
     const ttl = yield* cacheTtlMillis(options?.cacheTtl)
-    const raw = yield* coalesce(hereNowKey(p), ttl, internal.hereNow(p))
+    const raw = yield* coalesce(hereNowFlight, hereNowKey(p), ttl, internal.hereNow(p))
     return toHereNowResult(raw, p)
   }
 )
@@ -293,7 +295,7 @@ export const hereNowAll: (
     const page = first.limit === undefined || first.limit === 0 ? DEFAULT_PAGE : first.limit
     let p: internal.HereNowPlan = { ...first, limit: first.limit === 0 ? 0 : page }
     const ttl = yield* cacheTtlMillis(options?.cacheTtl)
-    const totals = yield* coalesce(hereNowKey(p), ttl, internal.hereNow(p))
+    const totals = yield* coalesce(hereNowFlight, hereNowKey(p), ttl, internal.hereNow(p))
     const counts = new Map<string, number>()
     const lists = new Map<string, Map<string, OccupantInfo>>()
     for (const ch of totals.channels) {
@@ -318,7 +320,7 @@ export const hereNowAll: (
       // stop when done, or when a page brings nothing new (a server ignoring offset)
       if (!more || added === 0 || p.stateInfo === "none" || p.limit === 0) break
       p = { ...p, offset: p.offset + page }
-      raw = yield* coalesce(hereNowKey(p), ttl, internal.hereNow(p))
+      raw = yield* coalesce(hereNowFlight, hereNowKey(p), ttl, internal.hereNow(p))
     }
     const channels = new Map<string, ChannelOccupancy>()
     for (const [name, count] of counts) {

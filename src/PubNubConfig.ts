@@ -49,7 +49,7 @@ export class PubNubConfig extends Context.Reference<PubNubConfig>()("effect-pubn
 }) {}
 
 /**
- * What `layer` takes: any subset of the settings; `requestTimeout` as any `Duration.DurationInput`.
+ * What `layer` takes: some or all of the settings; `requestTimeout` as a `Duration.DurationInput`.
  *
  * @since 0.1.0
  * @category models

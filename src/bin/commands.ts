@@ -5,8 +5,11 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import { Presence } from "../index.js"
+import * as Schema from "effect/Schema"
+import { Presence, PresenceError } from "../index.js"
+import { checkState, isFlatState } from "../internal/validation.js"
 import { type Connection, connection, layer, UsageError } from "./connection.js"
 import { hereNowJson, hereNowTable, table } from "./format.js"
 
@@ -25,10 +28,20 @@ const uuid = Options.text("uuid").pipe(
   Options.withDescription("whose presence (default: your user id)")
 )
 
-const parseState = (text: string): Effect.Effect<Presence.PresenceState, UsageError> =>
-  Effect.try({
-    try: () => JSON.parse(text) as Presence.PresenceState,
-    catch: () => new UsageError({ message: `--state must be a JSON object, e.g. '{"mood":"busy"}'` })
+const decodeStateJson = Schema.decodeUnknownEither(Schema.parseJson())
+
+/** `--state`: not a JSON object is bad usage; an object that is not flat state is the SDK's own error. */
+const parseState = (
+  text: string
+): Effect.Effect<Presence.PresenceState, UsageError | PresenceError.InvalidArgumentError> =>
+  Either.match(decodeStateJson(text), {
+    onLeft: () => Effect.fail(new UsageError({ message: `--state must be a JSON object, e.g. '{"mood":"busy"}'` })),
+    onRight: (json) =>
+      isFlatState(json)
+        ? Effect.succeed(json)
+        : Effect.fail(
+          new PresenceError.InvalidArgumentError({ argument: "state", reason: checkState(json) ?? "is not valid" })
+        )
   })
 
 const print = (c: Connection, json: unknown, text: string) => Console.log(c.json ? JSON.stringify(json, null, 2) : text)

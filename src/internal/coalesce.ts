@@ -23,16 +23,24 @@ import type { Keyset } from "../Keyset.js"
 import { InvalidArgumentError } from "../PresenceError.js"
 import { PubNubConfig } from "../PubNubConfig.js"
 
-interface Entry {
-  readonly deferred: Deferred.Deferred<unknown, unknown>
+interface Entry<A, E> {
+  readonly deferred: Deferred.Deferred<A, E>
   /** until when a finished success may be reused; `Infinity` while in flight */
   expiresAt: number
 }
 
-/** In-flight (and briefly cached) reads, per `HttpClient`. @internal */
-export class InFlight extends Context.Reference<InFlight>()("effect-pubnub-presence/internal/InFlight", {
-  defaultValue: (): WeakMap<HttpClient.HttpClient, Map<string, Entry>> => new WeakMap()
-}) {}
+/**
+ * In-flight (and briefly cached) calls of one operation, per `HttpClient`. Each operation has its
+ * own, typed by what it produces.
+ *
+ * @internal
+ */
+export interface Flight<A, E> {
+  readonly byClient: WeakMap<HttpClient.HttpClient, Map<string, Entry<A, E>>>
+}
+
+/** @internal */
+export const makeFlight = <A, E>(): Flight<A, E> => ({ byClient: new WeakMap() })
 
 const MAX_CACHED = 1000
 
@@ -58,6 +66,7 @@ export const cacheTtlMillis = (input: unknown): Effect.Effect<number, InvalidArg
  * @internal
  */
 export const coalesce = <A, E, R>(
+  flight: Flight<A, E>,
   key: string,
   ttlMillis: number,
   effect: Effect.Effect<A, E, R>
@@ -68,28 +77,26 @@ export const coalesce = <A, E, R>(
     Effect.fiberIdWith((fiberId) => {
       const client = Context.get(context, HttpClient.HttpClient)
       const config = Context.get(context, PubNubConfig)
-      const byClient = Context.get(context, InFlight)
-      let map = byClient.get(client)
+      let map = flight.byClient.get(client)
       if (map === undefined) {
         map = new Map()
-        byClient.set(client, map)
+        flight.byClient.set(client, map)
       }
       const entries = map
       const fullKey = `${config.secure ? "https" : "http"}://${config.origin}\u0000${key}`
       const run = (now: number): Effect.Effect<A, E, R | HttpClient.HttpClient> => {
         const hit = entries.get(fullKey)
         if (hit !== undefined && hit.expiresAt > now) {
-          // the Deferred holds exactly what `effect` produced for this key
-          return Effect.catchAllCause(Deferred.await(hit.deferred as Deferred.Deferred<A, E>), (cause) =>
+          return Effect.catchAllCause(Deferred.await(hit.deferred), (cause) =>
             // the leader was interrupted: try again (and maybe lead)
-            Cause.isInterruptedOnly(cause) ? coalesce(key, ttlMillis, effect) : Effect.failCause(cause))
+            Cause.isInterruptedOnly(cause) ? coalesce(flight, key, ttlMillis, effect) : Effect.failCause(cause))
         }
         if (hit !== undefined) entries.delete(fullKey)
         if (ttlMillis > 0 && entries.size >= MAX_CACHED) {
           for (const [k, e] of entries) if (e.expiresAt <= now) entries.delete(k)
         }
-        const entry: Entry = {
-          deferred: Deferred.unsafeMake<unknown, unknown>(fiberId),
+        const entry: Entry<A, E> = {
+          deferred: Deferred.unsafeMake<A, E>(fiberId),
           expiresAt: Number.POSITIVE_INFINITY
         }
         entries.set(fullKey, entry)

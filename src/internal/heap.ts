@@ -41,9 +41,9 @@ export class TimeHeap<A extends HeapItem> {
   remove(item: A): void {
     const i = item.heapIndex
     if (i < 0 || this.items[i] !== item) return
-    const last = this.items.pop() as A
+    const last = this.items.pop()
     item.heapIndex = -1
-    if (last === item) return
+    if (last === undefined || last === item) return
     this.items[i] = last
     last.heapIndex = i
     this.up(i)

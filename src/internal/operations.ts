@@ -15,7 +15,7 @@ import type { KeysetNotFoundError } from "../PresenceError.js"
 import type { MalformedResponseError } from "../PresenceError.js"
 import { InvalidArgumentError } from "../PresenceError.js"
 import { PubNubConfig } from "../PubNubConfig.js"
-import { cacheTtlMillis, coalesce, keysetKey } from "./coalesce.js"
+import { cacheTtlMillis, coalesce, keysetKey, makeFlight } from "./coalesce.js"
 import { encode, encodePathList, encodeQuery } from "./encoding.js"
 import type { Call, Prepared, RawResponse, RequestFailure } from "./request.js"
 import {
@@ -29,7 +29,16 @@ import {
 } from "./request.js"
 import type { Chunk } from "./split.js"
 import { plan } from "./split.js"
-import { checkHeartbeat, checkLimit, checkName, checkOffset, checkState, checkUserId } from "./validation.js"
+import type { FlatState } from "./validation.js"
+import {
+  checkHeartbeat,
+  checkLimit,
+  checkName,
+  checkOffset,
+  checkState,
+  checkUserId,
+  isFlatState
+} from "./validation.js"
 import * as Wire from "./wire.js"
 
 /** @internal */
@@ -39,7 +48,7 @@ export type OperationError = RequestFailure | KeysetNotFoundError
 export type StateInfo = "all" | "onlyUUIDs" | "none"
 
 /** A flat presence state. @internal */
-export type PresenceState = { readonly [key: string]: string | number | boolean | null }
+export type PresenceState = FlatState
 
 /** @internal */
 export interface Targets {
@@ -322,6 +331,7 @@ export interface WhereNowOptions extends KeysetSelection {
 }
 
 const decodeWhereNow = decodeWith(Wire.WhereNow)
+const whereNowFlight = makeFlight<Wire.WhereNow, RequestFailure>()
 
 /** @internal */
 export const whereNow = (
@@ -337,6 +347,7 @@ export const whereNow = (
     const keyset = yield* resolveKeyset(options)
     const uuid = options.uuid ?? keyset.userId
     const body = yield* coalesce(
+      whereNowFlight,
       `whereNow\u0000${keysetKey(keyset)}\u0000${uuid}`,
       ttl,
       execute(keyset, { path: `/uuid/${encode(uuid)}`, query: [] }, decodeWhereNow)
@@ -355,6 +366,7 @@ export interface GetStateOptions extends Targets, KeysetSelection {
 }
 
 const decodeGetStateMulti = decodeWith(Wire.GetStateMulti)
+const getStateFlight = makeFlight<ReadonlyArray<Map<string, Wire.StateObject>>, RequestFailure>()
 const decodeGetStateSingle = decodeWith(Wire.GetStateSingle)
 
 const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
@@ -402,6 +414,7 @@ export const getState = (
       JSON.stringify([uuid, target.channels, target.channelGroups])
     }`
     const parts = yield* coalesce(
+      getStateFlight,
       key,
       ttl,
       eachChunk(
@@ -479,9 +492,8 @@ export const stateMap = (
     if (!known.has(name)) {
       return invalid("state", `has an entry for "${name}", which is not among the channels or groups`)
     }
-    const reason = checkState(value)
-    if (reason !== undefined) return invalid("state", `for "${name}" ${reason}`)
-    out.set(name, value as PresenceState)
+    if (!isFlatState(value)) return invalid("state", `for "${name}" ${checkState(value)}`)
+    out.set(name, value)
   }
   return Either.right(out)
 }

@@ -83,6 +83,20 @@ export const checkOffset = (value: unknown): string | undefined =>
     : undefined
 
 /**
+ * Presence state as sent: a flat object of strings, finite numbers, booleans and nulls.
+ *
+ * @internal
+ */
+export type FlatState = { readonly [key: string]: string | number | boolean | null }
+
+/**
+ * `true` when `state` is a valid {@link FlatState} (see {@link checkState} for why not).
+ *
+ * @internal
+ */
+export const isFlatState = (state: unknown): state is FlatState => checkState(state) === undefined
+
+/**
  * A presence state value: a plain object whose values are strings, finite numbers, booleans or
  * null; keys are non-empty, and keys starting with `pn` are reserved. Nested objects and arrays
  * are refused: presence state is flat.

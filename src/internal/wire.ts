@@ -4,9 +4,10 @@
  *
  * @internal
  */
+import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 
-/** A state object: any JSON object (not an array). @internal */
+/** A state object: a JSON object (not an array). @internal */
 export const StateObject = Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
   Schema.filter((u) => !Array.isArray(u), { message: () => "state must be an object, not an array" })
 )
@@ -29,8 +30,8 @@ const isStateObject = (u: unknown): boolean => typeof u === "object" && u !== nu
 export const Occupant: Schema.Schema<string | typeof OccupantObject.Type> = Schema.declare(
   (u: unknown): u is string | typeof OccupantObject.Type =>
     typeof u === "string" ||
-    (typeof u === "object" && u !== null && typeof (u as { uuid?: unknown }).uuid === "string" &&
-      ((u as { state?: unknown }).state === undefined || isStateObject((u as { state?: unknown }).state))),
+    (Predicate.hasProperty(u, "uuid") && typeof u.uuid === "string" &&
+      (!Predicate.hasProperty(u, "state") || u.state === undefined || isStateObject(u.state))),
   {
     identifier: "Occupant",
     description: "a uuid, or an object with a string `uuid` and an optional object `state`"

@@ -102,7 +102,7 @@ export const make = (
     // a ring of the last LOG_SIZE requests
     const log: Array<RequestRecord> = []
     let logNext = 0
-    const stats: Record<Operation, number> = {
+    const noRequests = (): Record<Operation, number> => ({
       hereNow: 0,
       whereNow: 0,
       getState: 0,
@@ -111,7 +111,8 @@ export const make = (
       leave: 0,
       channelGroup: 0,
       unknown: 0
-    }
+    })
+    const stats = noRequests()
     let offsetMillis = 0
 
     const now = Effect.map(Clock.currentTimeMillis, (ms) => ms + offsetMillis)
@@ -230,7 +231,7 @@ export const make = (
       cache.clear()
       log.length = 0
       logNext = 0
-      for (const k of Object.keys(stats) as Array<Operation>) stats[k] = 0
+      Object.assign(stats, noRequests())
       offsetMillis = 0
     })
 

@@ -9,7 +9,7 @@ import * as Redacted from "effect/Redacted"
 import type { RequestRecord } from "../../Emulator.js"
 import { decodePathSegment, decodeQueryValue, splitList } from "../encoding.js"
 import { sign } from "../request.js"
-import { checkHeartbeat, checkLimit, checkName, checkOffset, checkState, checkUserId } from "../validation.js"
+import { checkHeartbeat, checkLimit, checkName, checkOffset, checkUserId, isFlatState } from "../validation.js"
 import type * as Wire from "../wire.js"
 import type { Keyspace, Store } from "./store.js"
 
@@ -323,10 +323,9 @@ const setState = (
   const text = t.query.get("state")
   if (text === undefined || text.length === 0) return presenceError(400, "No state specified.")
   const state = parseJsonObject(text)
-  if (checkState(state) !== undefined) return presenceError(400, "Invalid state: it must be a flat JSON object.")
-  const value = state as Wire.StateObject
-  for (const ch of ctx.store.expand(ks, channels, groups)) ctx.store.putState(ks, ch, uuid, value, ctx.now)
-  const body: Wire.SetState = { ...OK, payload: value }
+  if (!isFlatState(state)) return presenceError(400, "Invalid state: it must be a flat JSON object.")
+  for (const ch of ctx.store.expand(ks, channels, groups)) ctx.store.putState(ks, ch, uuid, state, ctx.now)
+  const body: Wire.SetState = { ...OK, payload: state }
   return reply(200, body)
 }
 
@@ -353,10 +352,9 @@ const heartbeat = (
       return presenceError(400, "Invalid state: it must be a JSON object keyed by channel.")
     }
     for (const [name, s] of Object.entries(parsed)) {
-      if (checkState(s) !== undefined) return presenceError(400, "Invalid state: it must be a flat JSON object.")
-      const value = s as Wire.StateObject
-      if (groups.includes(name)) { for (const m of ctx.store.expand(ks, [], [name])) states.set(m, value) }
-      else states.set(name, value)
+      if (!isFlatState(s)) return presenceError(400, "Invalid state: it must be a flat JSON object.")
+      if (groups.includes(name)) { for (const m of ctx.store.expand(ks, [], [name])) states.set(m, s) }
+      else states.set(name, s)
     }
   }
   ctx.store.heartbeat(ks, uuid, ctx.store.expand(ks, channels, groups), timeout, states, ctx.now)
