@@ -21,7 +21,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
-import { type HeapItem, TimeHeap } from "./heap.js"
+import { type HeapItem, sleepToward, TimeHeap } from "./heap.js"
 
 const STEP_MS = 250
 
@@ -52,8 +52,7 @@ const loop = (clock: Clock.Clock, w: Watchdog) =>
         w.idle = true
         yield* Queue.take(w.wake)
       } else {
-        // whole milliseconds, at least one: a fractional clock must not make this spin
-        yield* Effect.sleep(Duration.millis(Math.min(STEP_MS, Math.max(1, Math.ceil(next - now)))))
+        yield* sleepToward(next, now, STEP_MS)
       }
     }
   })

@@ -5,6 +5,9 @@
  *
  * @internal
  */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
 
 /** @internal */
 export interface HeapItem {
@@ -106,3 +109,22 @@ export class TimeHeap<A extends HeapItem> {
     item.heapIndex = i
   }
 }
+
+/**
+ * Sleeps toward `at` (from `now`), at most `capMs`: in whole milliseconds and at least one, so
+ * that a fractional clock (TestClock lands on jittered times) never makes a loop spin on a time a
+ * hair in the future.
+ *
+ * @internal
+ */
+export const sleepToward = (at: number, now: number, capMs = Number.POSITIVE_INFINITY): Effect.Effect<void> =>
+  Effect.sleep(Duration.millis(Math.min(capMs, Math.max(1, Math.ceil(at - now)))))
+
+/**
+ * Waits until `next` or until something is offered to `wake`, whichever is first. With nothing
+ * scheduled it only waits on `wake`, arming no timer (`Effect.never` would keep the process alive).
+ *
+ * @internal
+ */
+export const waitUntil = (next: number | undefined, now: number, wake: Queue.Queue<boolean>): Effect.Effect<unknown> =>
+  next === undefined ? Queue.take(wake) : Effect.raceFirst(sleepToward(next, now), Queue.take(wake))

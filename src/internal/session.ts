@@ -42,7 +42,7 @@ import {
   SessionStatus
 } from "../PresenceSession.js"
 import { PubNubConfig } from "../PubNubConfig.js"
-import { type HeapItem, TimeHeap } from "./heap.js"
+import { type HeapItem, TimeHeap, waitUntil } from "./heap.js"
 import * as Ops from "./operations.js"
 import { checkHeartbeat } from "./validation.js"
 
@@ -234,13 +234,7 @@ const schedulerLoop = (s: Scheduler) =>
       }
       const next = s.heap.peek()?.at
       s.wakesAt = next ?? Number.POSITIVE_INFINITY
-      // whole milliseconds, at least one: jittered (fractional) times must not make us spin on a
-      // due time a hair in the future
-      // nothing scheduled: wait for work without arming a timer (Effect.never would keep the
-      // process alive)
-      yield* next === undefined
-        ? Queue.take(s.wake)
-        : Effect.raceFirst(Effect.sleep(Duration.millis(Math.max(1, Math.ceil(next - now)))), Queue.take(s.wake))
+      yield* waitUntil(next, now, s.wake)
     }
   })
 

@@ -27,6 +27,7 @@ import type {
   Snapshot
 } from "../../Emulator.js"
 import { InvalidArgumentError } from "../../PresenceError.js"
+import { waitUntil } from "../heap.js"
 import { Faults, FaultSpec } from "./faults.js"
 import { handle, type Handled, makeOptions, type Operation, presenceError, type Reply } from "./handlers.js"
 import { Store } from "./store.js"
@@ -158,12 +159,7 @@ export const make = (
         const t = yield* expire
         const next = store.heap.peek()?.at
         expirerWakesAt = next ?? Number.POSITIVE_INFINITY
-        // whole milliseconds, at least one (a fractional clock must not make this spin)
-        // nothing scheduled: wait for work without arming a timer (Effect.never would keep the
-        // process alive)
-        yield* next === undefined
-          ? Queue.take(wake)
-          : Effect.raceFirst(Effect.sleep(Duration.millis(Math.max(1, Math.ceil(next - t)))), Queue.take(wake))
+        yield* waitUntil(next, t, wake)
       }
     })
 
