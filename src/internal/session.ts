@@ -22,7 +22,6 @@ import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
@@ -42,6 +41,7 @@ import {
   SessionStatus
 } from "../PresenceSession.js"
 import { PubNubConfig } from "../PubNubConfig.js"
+import { keysetKey } from "./coalesce.js"
 import { type HeapItem, TimeHeap, waitUntil } from "./heap.js"
 import * as Ops from "./operations.js"
 import { checkHeartbeat } from "./validation.js"
@@ -239,6 +239,22 @@ const schedulerLoop = (s: Scheduler) =>
   })
 
 /** One heartbeat for `targets` (default: everything the group holds). Call under `g.lock`. */
+/** One heartbeat request, counted in the metrics and traced: what `enter` and every beat send. */
+const heartbeatRequest = (
+  keyset: Keyset,
+  targets: { readonly channels: ReadonlyArray<string>; readonly channelGroups: ReadonlyArray<string> },
+  heartbeat: number,
+  state: ReadonlyMap<string, Ops.PresenceState>
+) =>
+  Ops.announceHeartbeat({ ...targets, heartbeat, state, keyset }).pipe(
+    Effect.tap(() => Metric.increment(heartbeatSuccesses)),
+    Effect.tapError(() => Metric.increment(heartbeatFailures)),
+    Effect.withSpan("PresenceSession.heartbeat", {
+      attributes: { channels: targets.channels.length, channelGroups: targets.channelGroups.length }
+    })
+  )
+
+/** One heartbeat for `targets` (default: everything the group holds). Call under `g.lock`. */
 const beat = (g: Group, targets?: { channels: ReadonlyArray<string>; channelGroups: ReadonlyArray<string> }) =>
   Effect.gen(function*() {
     const t = targets ?? union(g)
@@ -246,28 +262,13 @@ const beat = (g: Group, targets?: { channels: ReadonlyArray<string>; channelGrou
     const sentAt = yield* Clock.currentTimeMillis
     const heartbeat = heartbeatOf(g)
     const result = yield* Effect.either(
-      Ops.announceHeartbeat({
-        channels: t.channels,
-        channelGroups: t.channelGroups,
-        heartbeat,
-        state: statesFor(g, [...t.channels, ...t.channelGroups]),
-        keyset: g.keyset
-      }).pipe(
-        Effect.withSpan("PresenceSession.heartbeat", {
-          attributes: { channels: t.channels.length, channelGroups: t.channelGroups.length }
-        })
-      )
+      heartbeatRequest(g.keyset, t, heartbeat, statesFor(g, [...t.channels, ...t.channelGroups]))
     )
-    if (Either.isRight(result)) {
-      yield* Metric.increment(heartbeatSuccesses)
-      if (targets === undefined) {
-        g.lastSuccess = sentAt
-        yield* setStatus(g, SessionStatus.Present({ expiresAt: sentAt + heartbeat * 1000 }))
-      }
-      return Either.right(undefined)
+    if (Either.isRight(result) && targets === undefined) {
+      g.lastSuccess = sentAt
+      yield* setStatus(g, SessionStatus.Present({ expiresAt: sentAt + heartbeat * 1000 }))
     }
-    yield* Metric.increment(heartbeatFailures)
-    return Either.left(result.left)
+    return Either.isRight(result) ? Either.right(undefined) : Either.left(result.left)
   })
 
 /**
@@ -334,16 +335,8 @@ const step = (g: Group): Effect.Effect<void, never, Requirements> =>
 // enter
 // ---------------------------------------------------------------------------------------------
 
-const groupKey = (keyset: Keyset, origin: string, secure: boolean): string => {
-  const auth = keyset.authToken ?? keyset.authKey
-  return JSON.stringify([
-    secure,
-    origin,
-    keyset.subscribeKey,
-    keyset.userId,
-    auth === undefined ? "" : Redacted.value(auth)
-  ])
-}
+const groupKey = (keyset: Keyset, origin: string, secure: boolean): string =>
+  `${secure ? "https" : "http"}://${origin}\u0000${keysetKey(keyset)}`
 
 interface Validated {
   readonly target: { readonly channels: ReadonlyArray<string>; readonly channelGroups: ReadonlyArray<string> }
@@ -550,17 +543,7 @@ export const enter = (
 
     // the first heartbeat, before anything is registered: its failure is enter's failure
     const firstAt = yield* Clock.currentTimeMillis
-    yield* Ops.announceHeartbeat({
-      channels: v.target.channels,
-      channelGroups: v.target.channelGroups,
-      heartbeat: v.heartbeat,
-      state: v.states,
-      keyset: v.keyset
-    }).pipe(
-      Effect.tap(() => Metric.increment(heartbeatSuccesses)),
-      Effect.tapError(() => Metric.increment(heartbeatFailures)),
-      Effect.withSpan("PresenceSession.heartbeat")
-    )
+    yield* heartbeatRequest(v.keyset, v.target, v.heartbeat, v.states)
 
     const member: Member = {
       channels: v.target.channels,
