@@ -202,16 +202,27 @@ export const layer = (options: Options = {}): Layer.Layer<Emulator> =>
 
 /**
  * Serves the emulator on the `HttpServer` in context (on Node: `NodeEmulator.layer` from
- * `effect-pubnub-presence/node`, which also picks the port).
+ * `effect-pubnub-presence/node`, which also picks the port). `onDrop` is what a `drop` fault
+ * does on this server: by default an empty 500, since closing a connection without an answer
+ * is platform-specific (the Node version destroys the socket).
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerServer = (): Layer.Layer<never, never, Emulator | HttpServer.HttpServer> =>
+export const layerServer = (
+  options?: {
+    readonly onDrop?: (
+      request: HttpServerRequest.HttpServerRequest
+    ) => Effect.Effect<HttpServerResponse.HttpServerResponse>
+  }
+): Layer.Layer<never, never, Emulator | HttpServer.HttpServer> =>
   Layer.unwrapEffect(Effect.map(Emulator, (emulator) =>
     HttpServer.serve(
       emulator.app.pipe(
-        Effect.catchTag("DropConnection", () => Effect.succeed(HttpServerResponse.empty({ status: 500 })))
+        Effect.catchTag("DropConnection", () =>
+          options?.onDrop === undefined
+            ? Effect.succeed(HttpServerResponse.empty({ status: 500 }))
+            : Effect.flatMap(HttpServerRequest.HttpServerRequest, options.onDrop))
       )
     )))
 
@@ -289,14 +300,3 @@ export const layerTest = (
     Layer.effect(HttpClient.HttpClient, httpClient),
     PubNubConfig.layer({ origin: TEST_ORIGIN, secure: false })
   ).pipe(Layer.provideMerge(layer(options)))
-
-/**
- * The emulator's app as a plain request handler, e.g. for a custom server.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const toHttpApp: Effect.Effect<HttpApp.Default<DropConnection>, never, Emulator> = Effect.map(
-  Emulator,
-  (e) => e.app
-)

@@ -7,7 +7,6 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as HttpServer from "@effect/platform/HttpServer"
 import type { ServeError } from "@effect/platform/HttpServerError"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { createServer } from "node:http"
@@ -31,26 +30,6 @@ export interface ServerOptions extends Emulator.Options {
 const MAX_HEADER_SIZE = 256 * 1024
 
 /**
- * Serves the emulator's app on the Node `HttpServer` in context; a `drop` fault destroys the
- * socket without an answer.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerServe: Layer.Layer<never, never, Emulator.Emulator | HttpServer.HttpServer> = Layer.unwrapEffect(
-  Effect.map(Emulator.Emulator, (emulator) =>
-    HttpServer.serve(
-      emulator.app.pipe(
-        Effect.catchTag("DropConnection", () =>
-          Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-            NodeHttpServerRequest.toIncomingMessage(request).socket.destroy()
-            return Effect.interrupt
-          }))
-      )
-    ))
-)
-
-/**
  * The emulator served on a socket: `Emulator` for control, `HttpServer` for the bound address.
  *
  * @since 0.1.0
@@ -64,7 +43,15 @@ export const layer = (
     port: port ?? 8090,
     host: host ?? "127.0.0.1"
   })
-  return layerServe.pipe(
+  // a `drop` fault destroys the socket without an answer
+  const serve = Emulator.layerServer({
+    onDrop: (request) =>
+      Effect.suspend(() => {
+        NodeHttpServerRequest.toIncomingMessage(request).socket.destroy()
+        return Effect.interrupt
+      })
+  })
+  return serve.pipe(
     Layer.provideMerge(Layer.mergeAll(Emulator.layer(emulatorOptions), server))
   )
 }
