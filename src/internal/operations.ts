@@ -84,14 +84,13 @@ export const names = (
   const out: Array<string> = []
   for (const name of items) {
     const reason = checkName(name)
-    if (reason !== undefined) {
+    if (typeof name !== "string" || reason !== undefined) {
       const shown = typeof name === "string" ? JSON.stringify(name.slice(0, 100)) : String(typeof name)
-      return invalid(argument, `${shown} ${reason}`)
+      return invalid(argument, `${shown} ${reason ?? "must be a string"}`)
     }
-    const s = name as string
-    if (!seen.has(s)) {
-      seen.add(s)
-      out.push(s)
+    if (!seen.has(name)) {
+      seen.add(name)
+      out.push(name)
     }
   }
   return Either.right(out)
