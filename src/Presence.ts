@@ -230,7 +230,9 @@ const fromFields = <C extends new(...args: Array<never>) => object>(
 ): InstanceType<C> => Object.assign(Object.create(Class.prototype) as InstanceType<C>, fields)
 
 const occupantInfo = (o: internal.RawOccupant): OccupantInfo =>
-  fromFields(OccupantInfo, { uuid: o.uuid, state: o.state })
+  typeof o === "string"
+    ? fromFields(OccupantInfo, { uuid: o, state: Option.none() })
+    : fromFields(OccupantInfo, { uuid: o.uuid, state: Option.fromNullable(o.state) })
 
 const toHereNowResult = (raw: internal.RawHereNow, p: internal.HereNowPlan): HereNowResult => {
   const channels = new Map<string, ChannelOccupancy>()
@@ -238,7 +240,9 @@ const toHereNowResult = (raw: internal.RawHereNow, p: internal.HereNowPlan): Her
   let more = false
   for (const ch of raw.channels) {
     const uuids = new Map<string, OccupantInfo>()
-    if (ch.uuids !== undefined) { for (const o of ch.uuids) uuids.set(o.uuid, occupantInfo(o)) }
+    if (ch.uuids !== undefined) {
+      for (const o of ch.uuids) uuids.set(typeof o === "string" ? o : o.uuid, occupantInfo(o))
+    }
     const hasMore = listing && ch.uuids !== undefined && p.offset + ch.uuids.length < ch.occupancy
     more ||= hasMore
     channels.set(ch.name, fromFields(ChannelOccupancy, { channelName: ch.name, count: ch.occupancy, uuids, hasMore }))
@@ -310,8 +314,9 @@ export const hereNowAll: (
         const list = lists.get(ch.name)
         if (list === undefined || ch.uuids === undefined) continue
         for (const o of ch.uuids) {
-          if (!list.has(o.uuid)) {
-            list.set(o.uuid, occupantInfo(o))
+          const uuid = typeof o === "string" ? o : o.uuid
+          if (!list.has(uuid)) {
+            list.set(uuid, occupantInfo(o))
             added++
           }
         }

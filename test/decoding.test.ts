@@ -317,6 +317,33 @@ describe("errors", () => {
       assert.strictEqual(badState._tag, "MalformedResponseError")
     }))
 
+  it.effect("a bad occupant is reported at its index, in one channel or many", () =>
+    Effect.gen(function*() {
+      const flat = yield* fails(hn, Fake.ok({ uuids: ["a", { uuid: "b" }, 42, "d"], occupancy: 4 }))
+      assert.strictEqual(flat._tag, "MalformedResponseError")
+      if (flat._tag === "MalformedResponseError") {
+        assert.include(flat.reason, "[2]")
+        assert.include(flat.reason, "Expected Occupant, actual 42")
+      }
+      const nested = yield* fails(
+        Presence.hereNow({ channels: ["x", "y"] }),
+        Fake.ok({
+          payload: {
+            channels: { x: { uuids: ["a"], occupancy: 1 }, y: { uuids: [{ uuid: "b", state: [1] }], occupancy: 1 } },
+            total_channels: 2,
+            total_occupancy: 2
+          }
+        })
+      )
+      assert.strictEqual(nested._tag, "MalformedResponseError")
+      if (nested._tag === "MalformedResponseError") {
+        assert.include(nested.reason, "[\"y\"]")
+        assert.include(nested.reason, "[0]")
+      }
+      const notList = yield* fails(hn, Fake.ok({ uuids: { a: 1 }, occupancy: 1 }))
+      assert.strictEqual(notList._tag, "MalformedResponseError")
+    }))
+
   it.effect("a dropped connection is a TransportError", () =>
     Effect.gen(function*() {
       const e = yield* fails(hn, "drop")

@@ -71,46 +71,45 @@ export const coalesce = <A, E, R>(
   ttlMillis: number,
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R | HttpClient.HttpClient> =>
-  // every read goes through here, so it takes as few steps as it can: one for the services,
-  // one for the fiber id, and the clock only when caching
-  Effect.contextWithEffect((context: Context.Context<HttpClient.HttpClient>) =>
-    Effect.fiberIdWith((fiberId) => {
-      const client = Context.get(context, HttpClient.HttpClient)
-      const config = Context.get(context, PubNubConfig)
-      let map = flight.byClient.get(client)
-      if (map === undefined) {
-        map = new Map()
-        flight.byClient.set(client, map)
+  // every read goes through here, so it takes as few steps as it can: one for the services and
+  // the fiber id, and the clock only when caching
+  Effect.withFiberRuntime((fiber) => {
+    const client = Context.unsafeGet(fiber.currentContext, HttpClient.HttpClient)
+    const config = Context.unsafeGet(fiber.currentContext, PubNubConfig)
+    const fiberId = fiber.id()
+    let map = flight.byClient.get(client)
+    if (map === undefined) {
+      map = new Map()
+      flight.byClient.set(client, map)
+    }
+    const entries = map
+    const fullKey = `${config.secure ? "https" : "http"}://${config.origin}\u0000${key}`
+    const run = (now: number): Effect.Effect<A, E, R | HttpClient.HttpClient> => {
+      const hit = entries.get(fullKey)
+      if (hit !== undefined && hit.expiresAt > now) {
+        return Effect.catchAllCause(Deferred.await(hit.deferred), (cause) =>
+          // the leader was interrupted: try again (and maybe lead)
+          Cause.isInterruptedOnly(cause) ? coalesce(flight, key, ttlMillis, effect) : Effect.failCause(cause))
       }
-      const entries = map
-      const fullKey = `${config.secure ? "https" : "http"}://${config.origin}\u0000${key}`
-      const run = (now: number): Effect.Effect<A, E, R | HttpClient.HttpClient> => {
-        const hit = entries.get(fullKey)
-        if (hit !== undefined && hit.expiresAt > now) {
-          return Effect.catchAllCause(Deferred.await(hit.deferred), (cause) =>
-            // the leader was interrupted: try again (and maybe lead)
-            Cause.isInterruptedOnly(cause) ? coalesce(flight, key, ttlMillis, effect) : Effect.failCause(cause))
-        }
-        if (hit !== undefined) entries.delete(fullKey)
-        if (ttlMillis > 0 && entries.size >= MAX_CACHED) {
-          for (const [k, e] of entries) if (e.expiresAt <= now) entries.delete(k)
-        }
-        const entry: Entry<A, E> = {
-          deferred: Deferred.unsafeMake<A, E>(fiberId),
-          expiresAt: Number.POSITIVE_INFINITY
-        }
-        entries.set(fullKey, entry)
-        return Effect.onExit(effect, (exit) => {
-          const settle = (done: number) => {
-            if (entries.get(fullKey) === entry) {
-              if (ttlMillis > 0 && Exit.isSuccess(exit)) entry.expiresAt = done + ttlMillis
-              else entries.delete(fullKey)
-            }
-            return Deferred.done(entry.deferred, exit)
+      if (hit !== undefined) entries.delete(fullKey)
+      if (ttlMillis > 0 && entries.size >= MAX_CACHED) {
+        for (const [k, e] of entries) if (e.expiresAt <= now) entries.delete(k)
+      }
+      const entry: Entry<A, E> = {
+        deferred: Deferred.unsafeMake<A, E>(fiberId),
+        expiresAt: Number.POSITIVE_INFINITY
+      }
+      entries.set(fullKey, entry)
+      return Effect.onExit(effect, (exit) => {
+        const settle = (done: number) => {
+          if (entries.get(fullKey) === entry) {
+            if (ttlMillis > 0 && Exit.isSuccess(exit)) entry.expiresAt = done + ttlMillis
+            else entries.delete(fullKey)
           }
-          return ttlMillis > 0 ? Effect.flatMap(Clock.currentTimeMillis, settle) : settle(0)
-        })
-      }
-      return ttlMillis > 0 ? Effect.flatMap(Clock.currentTimeMillis, run) : run(0)
-    })
-  )
+          return Deferred.done(entry.deferred, exit)
+        }
+        return ttlMillis > 0 ? Effect.flatMap(Clock.currentTimeMillis, settle) : settle(0)
+      })
+    }
+    return ttlMillis > 0 ? Effect.flatMap(Clock.currentTimeMillis, run) : run(0)
+  })

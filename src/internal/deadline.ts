@@ -19,6 +19,7 @@
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
 import { type HeapItem, sleepToward, TimeHeap } from "./heap.js"
@@ -57,7 +58,7 @@ const loop = (clock: Clock.Clock, w: Watchdog) =>
     }
   })
 
-const watchdogFor = (clock: Clock.Clock): Effect.Effect<Watchdog> =>
+const startWatchdog = (clock: Clock.Clock): Effect.Effect<Watchdog> =>
   Effect.suspend(() => {
     const existing = watchdogs.get(clock)
     if (existing !== undefined) return Effect.succeed(existing)
@@ -70,37 +71,52 @@ const watchdogFor = (clock: Clock.Clock): Effect.Effect<Watchdog> =>
     })
   })
 
-/**
- * Runs `effect`, failing with `onTimeout()` if it has not finished within `duration`.
- *
- * @internal
- */
-export const withDeadline = <A, E, R, E2>(
+const guard = <A, E, R, E2>(
+  clock: Clock.Clock,
+  w: Watchdog,
   effect: Effect.Effect<A, E, R>,
   duration: Duration.Duration,
   onTimeout: () => E2
 ): Effect.Effect<A, E | E2, R> =>
-  Effect.clockWith((clock) =>
-    Effect.flatMap(watchdogFor(clock), (w) =>
-      Effect.flatMap(Effect.fork(effect), (fiber) => {
-        const d: Deadline = {
-          at: clock.unsafeCurrentTimeMillis() + Duration.toMillis(duration),
-          heapIndex: -1,
-          fiber,
-          fired: false
-        }
-        w.heap.insert(d)
-        let wake: Effect.Effect<unknown> = Effect.void
-        if (w.idle) {
-          w.idle = false
-          wake = Queue.offer(w.wake, true)
-        }
-        return Effect.zipRight(
-          wake,
-          Effect.flatMap(
-            Effect.ensuring(Fiber.await(fiber), Effect.sync(() => w.heap.remove(d))),
-            (exit): Effect.Effect<A, E | E2> => (d.fired ? Effect.fail(onTimeout()) : exit)
-          )
-        )
-      }))
-  )
+  Effect.flatMap(Effect.fork(effect), (fiber) => {
+    const d: Deadline = {
+      at: clock.unsafeCurrentTimeMillis() + Duration.toMillis(duration),
+      heapIndex: -1,
+      fiber,
+      fired: false
+    }
+    w.heap.insert(d)
+    // waits on the request fiber directly (one step, instead of await + ensuring + flatMap)
+    const outcome = Effect.async<A, E | E2>((resume) => {
+      const observer = (exit: Exit.Exit<A, E>) => {
+        w.heap.remove(d)
+        resume(d.fired ? Effect.fail(onTimeout()) : exit)
+      }
+      fiber.addObserver(observer)
+      return Effect.suspend(() => {
+        fiber.removeObserver(observer)
+        w.heap.remove(d)
+        return Fiber.interruptFork(fiber)
+      })
+    })
+    if (!w.idle) return outcome
+    w.idle = false
+    return Effect.zipRight(Queue.offer(w.wake, true), outcome)
+  })
+
+/**
+ * Runs `effect`, failing with `onTimeout()` if it has not finished within `duration` on `clock`.
+ *
+ * @internal
+ */
+export const withDeadline = <A, E, R, E2>(
+  clock: Clock.Clock,
+  effect: Effect.Effect<A, E, R>,
+  duration: Duration.Duration,
+  onTimeout: () => E2
+): Effect.Effect<A, E | E2, R> => {
+  const w = watchdogs.get(clock)
+  return w === undefined
+    ? Effect.flatMap(startWatchdog(clock), (w) => guard(clock, w, effect, duration, onTimeout))
+    : guard(clock, w, effect, duration, onTimeout)
+}

@@ -7,7 +7,6 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type { Keyset, KeysetSelection } from "../Keyset.js"
 import { KeysetService } from "../Keyset.js"
@@ -181,11 +180,8 @@ export const eachChunk = <A, E, R>(
 // here now
 // ---------------------------------------------------------------------------------------------
 
-/** One occupant as decoded. @internal */
-export interface RawOccupant {
-  readonly uuid: string
-  readonly state: Option.Option<Wire.StateObject>
-}
+/** One occupant as decoded: a uuid, or `{uuid, state?}`. @internal */
+export type RawOccupant = Wire.Occupant
 
 /** One channel as decoded. @internal */
 export interface RawChannel {
@@ -208,42 +204,41 @@ export interface HereNowOptions extends Targets, KeysetSelection {
   readonly offset?: number | undefined
 }
 
-const occupants = (uuids: ReadonlyArray<Wire.Occupant> | undefined): ReadonlyArray<RawOccupant> | undefined =>
-  uuids?.map((o) =>
-    typeof o === "string" ? { uuid: o, state: Option.none() } : { uuid: o.uuid, state: Option.fromNullable(o.state) }
-  )
+const decodeNested = decodeWith(Wire.HereNowNested)
+const decodeFlat = decodeWith(Wire.HereNowFlat)
 
-const decodeHereNowBody = decodeWith(Wire.HereNow)
-
+// `payload` tells the two here-now shapes apart; deciding here, instead of decoding a union,
+// spares a failed decode of the other shape on every call.
 const decodeHereNow = (single: string | undefined) =>
 (
   prepared: Prepared,
   raw: RawResponse,
   json: unknown
-): Either.Either<RawHereNow, MalformedResponseError> =>
-  Either.flatMap(decodeHereNowBody(prepared, raw, json), (body) => {
-    if ("payload" in body) {
+): Either.Either<RawHereNow, MalformedResponseError> => {
+  if (typeof json === "object" && json !== null && "payload" in json) {
+    return Either.map(decodeNested(prepared, raw, json), (body) => {
       const channels: Array<RawChannel> = []
       for (const [name, entry] of Object.entries(body.payload.channels)) {
-        channels.push({ name, occupancy: entry.occupancy, uuids: occupants(entry.uuids) })
+        channels.push({ name, occupancy: entry.occupancy, uuids: entry.uuids })
       }
-      return Either.right({
+      return {
         totalChannels: body.payload.total_channels,
         totalOccupancy: body.payload.total_occupancy,
         channels
-      })
-    }
-    if (single === undefined) {
-      return Either.left(
+      }
+    })
+  }
+  return Either.flatMap(decodeFlat(prepared, raw, json), (body) =>
+    single === undefined
+      ? Either.left(
         malformed(prepared, raw, "a one-channel (flat) here-now body answered a request for several channels or groups")
       )
-    }
-    return Either.right({
-      totalChannels: 1,
-      totalOccupancy: body.occupancy,
-      channels: [{ name: single, occupancy: body.occupancy, uuids: occupants(body.uuids) }]
-    })
-  })
+      : Either.right({
+        totalChannels: 1,
+        totalOccupancy: body.occupancy,
+        channels: [{ name: single, occupancy: body.occupancy, uuids: body.uuids }]
+      }))
+}
 
 const mergeHereNow = (parts: ReadonlyArray<RawHereNow>): RawHereNow => {
   if (parts.length === 1) return parts[0]

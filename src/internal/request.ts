@@ -8,6 +8,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -31,7 +32,7 @@ import {
   UnexpectedStatusError,
   UriTooLongError
 } from "../PresenceError.js"
-import { PubNubConfig } from "../PubNubConfig.js"
+import { PubNubConfig, type Settings } from "../PubNubConfig.js"
 import { withDeadline } from "./deadline.js"
 import { encode, encodeQuery } from "./encoding.js"
 import { ErrorBody } from "./wire.js"
@@ -70,18 +71,26 @@ export interface Call {
 /** The path prefix for a subscribe key. @internal */
 export const presencePrefix = (subscribeKey: string): string => `/v2/presence/sub-key/${encode(subscribeKey)}`
 
-const word = Random.nextIntBetween(0, 0x1_0000_0000)
+const hex8 = (n: number) => n.toString(16).padStart(8, "0")
 
-/** A random v4 UUID from the `Random` service (so tests can seed it): four 32-bit draws. @internal */
-export const randomUuid: Effect.Effect<string> = Effect.map(
-  Effect.all([word, word, word, word]),
-  ([a, b, c, d]) => {
-    const h = (n: number) => n.toString(16).padStart(8, "0")
-    const x = h(a) + h(b) + h(c) + h(d)
-    const variant = (8 | (parseInt(x[16], 16) & 3)).toString(16)
-    return `${x.slice(0, 8)}-${x.slice(8, 12)}-4${x.slice(13, 16)}-${variant}${x.slice(17, 20)}-${x.slice(20, 32)}`
-  }
-)
+/**
+ * A random v4 UUID from a `Random` service (so tests can seed it): four 32-bit draws.
+ *
+ * @internal
+ */
+export const randomUuid = (random: Random.Random): Effect.Effect<string> => {
+  const word = random.nextIntBetween(0, 0x1_0000_0000)
+  return Effect.flatMap(word, (a) =>
+    Effect.flatMap(word, (b) =>
+      Effect.flatMap(word, (c) =>
+        Effect.map(word, (d) => {
+          const x = hex8(a) + hex8(b) + hex8(c) + hex8(d)
+          const variant = (8 | (parseInt(x[16], 16) & 3)).toString(16)
+          return `${x.slice(0, 8)}-${x.slice(8, 12)}-4${x.slice(13, 16)}-${variant}${x.slice(17, 20)}-${
+            x.slice(20, 32)
+          }`
+        }))))
+}
 
 /**
  * The query parameters every request carries, in the order they are sent: the operation's own,
@@ -150,22 +159,16 @@ export interface Prepared {
   readonly hasSecrets: boolean
 }
 
-/** Builds the full request for a call: common query, signing, URL. @internal */
-export const prepare = Effect.fnUntraced(function*(keyset: Keyset, call: Call) {
-  const config = yield* PubNubConfig
-  const requestId = yield* randomUuid
-  const path = presencePrefix(keyset.subscribeKey) + call.path
-  const query: Array<readonly [string, string]> = [...call.query, ...commonQuery(keyset, config.pnsdk, requestId)]
-  const secrets: Array<string> = []
-  const auth = keyset.authToken ?? keyset.authKey
-  if (auth !== undefined) secrets.push(Redacted.value(auth))
-  if (keyset.secretKey !== undefined) {
-    const millis = yield* Clock.currentTimeMillis
-    query.push(["timestamp", String(Math.floor(millis / 1000))])
-    const signature = yield* sign(keyset.secretKey, stringToSign(keyset.publishKey ?? "", path, query))
-    query.push(["signature", signature])
-    secrets.push(signature, Redacted.value(keyset.secretKey))
-  }
+/**
+ * Builds the full request for a call from the query as sent (common parameters and, when
+ * signing, `timestamp` and `signature` included).
+ */
+const build = (
+  config: Settings,
+  path: string,
+  query: ReadonlyArray<readonly [string, string]>,
+  secrets: ReadonlyArray<string>
+): Prepared => {
   let full = ""
   let safe = ""
   for (const [key, value] of query) {
@@ -181,8 +184,35 @@ export const prepare = Effect.fnUntraced(function*(keyset: Keyset, call: Call) {
     target,
     scrub: makeScrubber(secrets),
     hasSecrets: secrets.length > 0
-  } satisfies Prepared
-})
+  }
+}
+
+/**
+ * Builds the full request for a call: common query, signing (the one asynchronous step, and only
+ * with a secret key), URL.
+ *
+ * @internal
+ */
+export const prepareWith = (
+  config: Settings,
+  clock: Clock.Clock,
+  requestId: string,
+  keyset: Keyset,
+  call: Call
+): Effect.Effect<Prepared, InvalidArgumentError> | Prepared => {
+  const path = presencePrefix(keyset.subscribeKey) + call.path
+  const query: Array<readonly [string, string]> = [...call.query, ...commonQuery(keyset, config.pnsdk, requestId)]
+  const auth = keyset.authToken ?? keyset.authKey
+  const secrets: Array<string> = auth === undefined ? [] : [Redacted.value(auth)]
+  const secretKey = keyset.secretKey
+  if (secretKey === undefined) return build(config, path, query, secrets)
+  query.push(["timestamp", String(Math.floor(clock.unsafeCurrentTimeMillis() / 1000))])
+  return Effect.map(sign(secretKey, stringToSign(keyset.publishKey ?? "", path, query)), (signature) => {
+    query.push(["signature", signature])
+    secrets.push(signature, Redacted.value(secretKey))
+    return build(config, path, query, secrets)
+  })
+}
 
 const makeScrubber = (secrets: ReadonlyArray<string>): (text: string) => string => {
   const needles = secrets.flatMap((s) => (s.length === 0 ? [] : s === encode(s) ? [s] : [s, encode(s)]))
@@ -251,7 +281,7 @@ export const parseRetryAfter = (header: string | undefined, nowMillis: number): 
 export const classify = (
   prepared: Prepared,
   raw: RawResponse,
-  nowMillis: number
+  clock: Clock.Clock
 ): Either.Either<unknown, RequestFailure> => {
   const url = prepared.safeUrl
   const json = parseJson(raw.body)
@@ -294,7 +324,9 @@ export const classify = (
     case 414:
       return Either.left(new UriTooLongError({ url, length: prepared.target.length }))
     case 429:
-      return Either.left(new RateLimitedError({ url, retryAfter: parseRetryAfter(raw.retryAfter, nowMillis) }))
+      return Either.left(
+        new RateLimitedError({ url, retryAfter: parseRetryAfter(raw.retryAfter, clock.unsafeCurrentTimeMillis()) })
+      )
   }
   if (status >= 500 && status < 600) return Either.left(new ServerError({ url, status, serverMessage }))
   return Either.left(new UnexpectedStatusError({ url, status, serverMessage }))
@@ -334,34 +366,6 @@ const transportReason = (error: HttpClientError.HttpClientError): string => {
   return detail.length > 0 ? `${error.reason}: ${detail}` : error.reason
 }
 
-/**
- * Sends a prepared request and reads the whole body, within the configured timeout.
- *
- * @internal
- */
-export const send = Effect.fnUntraced(function*(prepared: Prepared) {
-  const config = yield* PubNubConfig
-  const client = untraced(yield* HttpClient.HttpClient)
-  const request = HttpClientRequest.get(prepared.url, { acceptJson: true })
-  const exchange = client.execute(request).pipe(
-    Effect.flatMap((response) =>
-      Effect.map(response.text, (body): RawResponse => ({
-        status: response.status,
-        retryAfter: response.headers["retry-after"],
-        body
-      }))
-    ),
-    Effect.mapError((error) =>
-      new TransportError({ url: prepared.safeUrl, reason: prepared.scrub(transportReason(error)) })
-    )
-  )
-  return yield* withDeadline(
-    exchange,
-    config.requestTimeout,
-    () => new RequestTimeoutError({ url: prepared.safeUrl, timeoutMillis: Duration.toMillis(config.requestTimeout) })
-  )
-})
-
 // The platform client's own span records the full URL (with `auth` and `signature`) and adds
 // trace headers PubNub ignores; each operation's span records the safe URL instead. One wrapper
 // per client, made once.
@@ -376,7 +380,40 @@ const untraced = (client: HttpClient.HttpClient): HttpClient.HttpClient => {
 }
 
 /**
- * One whole exchange: prepare, send, classify, decode.
+ * Sends a prepared request and reads the whole body, within the configured timeout.
+ *
+ * @internal
+ */
+export const send = (
+  client: HttpClient.HttpClient,
+  clock: Clock.Clock,
+  config: Settings,
+  prepared: Prepared
+): Effect.Effect<RawResponse, TransportError | RequestTimeoutError> =>
+  withDeadline(
+    clock,
+    Effect.matchEffect(client.execute(HttpClientRequest.get(prepared.url, { acceptJson: true })), {
+      onFailure: (error) => Effect.fail(transportError(prepared, error)),
+      onSuccess: (response) =>
+        Effect.mapBoth(response.text, {
+          onFailure: (error) => transportError(prepared, error),
+          onSuccess: (body): RawResponse => ({
+            status: response.status,
+            retryAfter: response.headers["retry-after"],
+            body
+          })
+        })
+    }),
+    config.requestTimeout,
+    () => new RequestTimeoutError({ url: prepared.safeUrl, timeoutMillis: Duration.toMillis(config.requestTimeout) })
+  )
+
+const transportError = (prepared: Prepared, error: HttpClientError.HttpClientError) =>
+  new TransportError({ url: prepared.safeUrl, reason: prepared.scrub(transportReason(error)) })
+
+/**
+ * One whole exchange: prepare, send, classify, decode. Every read goes through here, so it reads
+ * its services from the fiber once and keeps the steps between them synchronous.
  *
  * @internal
  */
@@ -385,17 +422,28 @@ export const execute = <A>(
   call: Call,
   decode: (prepared: Prepared, raw: RawResponse, json: unknown) => Either.Either<A, RequestFailure>
 ): Effect.Effect<A, RequestFailure, HttpClient.HttpClient> =>
-  Effect.gen(function*() {
-    const prepared = yield* prepare(keyset, call)
-    yield* Effect.annotateCurrentSpan("pubnub.url", prepared.safeUrl)
-    if (prepared.target.length > MAX_TARGET_LENGTH + SIGNING_RESERVE) {
-      return yield* new InvalidArgumentError({
-        argument: "request",
-        reason: `would be ${prepared.target.length} characters long, over the service's limit`
+  Effect.withFiberRuntime((fiber) => {
+    const context = fiber.currentContext
+    const services = fiber.currentDefaultServices
+    const config = Context.unsafeGet(context, PubNubConfig)
+    const client = untraced(Context.unsafeGet(context, HttpClient.HttpClient))
+    const clock = Context.get(services, Clock.Clock)
+    const span = fiber.currentSpan
+    const exchange = (prepared: Prepared): Effect.Effect<A, RequestFailure> => {
+      if (span?._tag === "Span") span.attribute("pubnub.url", prepared.safeUrl)
+      if (prepared.target.length > MAX_TARGET_LENGTH + SIGNING_RESERVE) {
+        return new InvalidArgumentError({
+          argument: "request",
+          reason: `would be ${prepared.target.length} characters long, over the service's limit`
+        })
+      }
+      return Effect.flatMap(send(client, clock, config, prepared), (raw) => {
+        const json = classify(prepared, raw, clock)
+        return Either.isLeft(json) ? Either.left(json.left) : decode(prepared, raw, json.right)
       })
     }
-    const raw = yield* send(prepared)
-    const now = yield* Clock.currentTimeMillis
-    const json = yield* classify(prepared, raw, now)
-    return yield* decode(prepared, raw, json)
+    return Effect.flatMap(randomUuid(Context.get(services, Random.Random)), (requestId) => {
+      const prepared = prepareWith(config, clock, requestId, keyset, call)
+      return Effect.isEffect(prepared) ? Effect.flatMap(prepared, exchange) : exchange(prepared)
+    })
   })

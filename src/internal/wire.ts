@@ -4,8 +4,11 @@
  *
  * @internal
  */
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
+import type * as AST from "effect/SchemaAST"
 
 /** A state object: a JSON object (not an array). @internal */
 export const StateObject = Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
@@ -19,6 +22,11 @@ export const OccupantObject = Schema.Struct({ uuid: Schema.String, state: Schema
 
 const isStateObject = (u: unknown): boolean => typeof u === "object" && u !== null && !Array.isArray(u)
 
+const isOccupant = (u: unknown): u is string | typeof OccupantObject.Type =>
+  typeof u === "string" ||
+  (Predicate.hasProperty(u, "uuid") && typeof u.uuid === "string" &&
+    (!Predicate.hasProperty(u, "state") || u.state === undefined || isStateObject(u.state)))
+
 /**
  * One occupant in a `uuids` list: a bare uuid, or `{uuid, state?}`. Equivalent to
  * `Schema.Union(Schema.String, OccupantObject)`, checked by one guard instead: here-now bodies
@@ -28,10 +36,7 @@ const isStateObject = (u: unknown): boolean => typeof u === "object" && u !== nu
  * @internal
  */
 export const Occupant: Schema.Schema<string | typeof OccupantObject.Type> = Schema.declare(
-  (u: unknown): u is string | typeof OccupantObject.Type =>
-    typeof u === "string" ||
-    (Predicate.hasProperty(u, "uuid") && typeof u.uuid === "string" &&
-      (!Predicate.hasProperty(u, "state") || u.state === undefined || isStateObject(u.state))),
+  isOccupant,
   {
     identifier: "Occupant",
     description: "a uuid, or an object with a string `uuid` and an optional object `state`"
@@ -39,6 +44,32 @@ export const Occupant: Schema.Schema<string | typeof OccupantObject.Type> = Sche
 )
 /** @internal */
 export type Occupant = typeof Occupant.Type
+
+const isOccupantList = (u: unknown): u is ReadonlyArray<Occupant> => Array.isArray(u) && u.every(isOccupant)
+
+const checkOccupantList = (
+  input: unknown,
+  _options: unknown,
+  ast: AST.Declaration
+): Either.Either<ReadonlyArray<Occupant>, ParseResult.ParseIssue> => {
+  if (isOccupantList(input)) return Either.right(input)
+  if (!Array.isArray(input)) return Either.left(new ParseResult.Type(ast, input))
+  const i = input.findIndex((item) => !isOccupant(item))
+  return Either.left(new ParseResult.Pointer(i, input, new ParseResult.Type(Occupant.ast, input[i])))
+}
+
+/**
+ * A `uuids` list: `Schema.Array(Occupant)`, checked as one declaration. Here-now bodies list up to
+ * 1,000 occupants per channel, and an array schema allocates an indexed result per item; this
+ * checks each item with the guard and returns the input itself. A bad item is still reported at
+ * its index.
+ *
+ * @internal
+ */
+export const OccupantList: Schema.Schema<ReadonlyArray<Occupant>> = Schema.declare([], {
+  decode: () => checkOccupantList,
+  encode: () => checkOccupantList
+}, { identifier: "OccupantList", description: "an array of occupants" })
 
 const Envelope = {
   status: Schema.optional(Schema.Number),
@@ -49,7 +80,7 @@ const Envelope = {
 /** Here now, one channel, no group: flat. @internal */
 export const HereNowFlat = Schema.Struct({
   ...Envelope,
-  uuids: Schema.optional(Schema.Array(Occupant)),
+  uuids: Schema.optional(OccupantList),
   occupancy: Schema.Number
 })
 /** @internal */
@@ -57,7 +88,7 @@ export type HereNowFlat = typeof HereNowFlat.Type
 
 /** One channel inside a nested here-now payload. @internal */
 export const ChannelEntry = Schema.Struct({
-  uuids: Schema.optional(Schema.Array(Occupant)),
+  uuids: Schema.optional(OccupantList),
   occupancy: Schema.Number
 })
 /** @internal */
@@ -74,9 +105,6 @@ export const HereNowNested = Schema.Struct({
 })
 /** @internal */
 export type HereNowNested = typeof HereNowNested.Type
-
-/** Either here-now shape; `payload` tells them apart. @internal */
-export const HereNow = Schema.Union(HereNowNested, HereNowFlat)
 
 /** Where now (a body without `payload` means no channels). @internal */
 export const WhereNow = Schema.Struct({
