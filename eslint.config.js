@@ -53,7 +53,7 @@ export default tseslint.config(
     ignores: ["src/node/**", "src/bin/**"],
     rules: {
       "no-restricted-globals": ["error", "setTimeout", "setInterval", "console", "process"],
-      "no-restricted-imports": ["error", { patterns: ["node:*", "@effect/platform-node", "@effect/platform-node/*"] }]
+      "no-restricted-imports": ["error", { patterns: ["node:*", "@effect/platform-node", "@effect/platform-node/*", "undici", "undici/*"] }]
     }
   },
   {

@@ -3,6 +3,10 @@
  * floor), against the socket emulator in its own process, on loopback. Rounds are interleaved
  * (sdk, official, fetch, sdk, official, fetch, …) and each figure is the median over rounds.
  *
+ * "sdk" is the SDK on the client the README recommends for Node, `UndiciHttpClient.layer`. The
+ * same SDK on `@effect/platform-node`'s `NodeHttpClient.layerUndici` is measured in the same rounds
+ * and shown in its own column, so what the client choice costs is visible.
+ *
  * Scenarios:
  * 1. sequential here-now of a 100-occupant channel — time per call;
  * 2. 64-way concurrent here-now over 64 different 100-occupant channels (different, so that
@@ -15,11 +19,13 @@
  * Writes bench/results/latest.json.
  */
 import { NodeHttpClient } from "@effect/platform-node"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { cpus, totalmem } from "node:os"
 import PubNub from "pubnub"
 import { Keyset, Presence, PubNubConfig } from "../src/index.js"
+import { UndiciHttpClient } from "../src/node/index.js"
 import { startEmulatorProcess } from "./util.js"
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7)
@@ -29,7 +35,7 @@ const BIG = 12
 const HEARTBEATS = 3000
 const CONCURRENCY = 64
 
-type Client = "sdk" | "official" | "fetch"
+type Client = "sdk" | "official" | "fetch" | "sdkPlatform"
 type Scenario = "sequential" | "concurrent" | "bigBody" | "heartbeat"
 
 const median = (xs: ReadonlyArray<number>) => {
@@ -84,13 +90,17 @@ const main = async () => {
   // --- the three clients
   const keyset = new Keyset.Keyset({ subscribeKey: "bench", userId: "bench-sdk" })
   const staticKeyset = new Keyset.Keyset({ subscribeKey: "static", userId: "bench-sdk" })
-  const runtime = ManagedRuntime.make(
-    Layer.mergeAll(
-      NodeHttpClient.layerUndici,
-      Keyset.layer({ default: keyset, named: { static: staticKeyset } }),
-      PubNubConfig.layer({ origin, secure: false })
+  // the SDK on its recommended Node client, and (for comparison) on the platform's undici client
+  const runtimeOn = (client: Layer.Layer<HttpClient.HttpClient>) =>
+    ManagedRuntime.make(
+      Layer.mergeAll(
+        client,
+        Keyset.layer({ default: keyset, named: { static: staticKeyset } }),
+        PubNubConfig.layer({ origin, secure: false })
+      )
     )
-  )
+  const runtime = runtimeOn(UndiciHttpClient.layer)
+  const runtimePlatform = runtimeOn(NodeHttpClient.layerUndici)
   const official = new PubNub({
     subscribeKey: "bench",
     userId: "bench-official",
@@ -118,14 +128,51 @@ const main = async () => {
       return body
     })
 
+  const sdkRuns = (
+    rt: ManagedRuntime.ManagedRuntime<HttpClient.HttpClient | Keyset.KeysetService, never>
+  ): Record<Scenario, () => Promise<number>> => ({
+    sequential: () =>
+      rt.runPromise(Effect.gen(function*() {
+        const t = performance.now()
+        for (let i = 0; i < SEQUENTIAL; i++) yield* Presence.hereNow({ channels: ["room-0"] })
+        return performance.now() - t
+      })),
+    concurrent: () =>
+      rt.runPromise(Effect.gen(function*() {
+        const t = performance.now()
+        yield* Effect.forEach(
+          Array.from({ length: CONCURRENT }, (_, i) => i),
+          (i) => Presence.hereNow({ channels: [`room-${i % 64}`] }),
+          { concurrency: CONCURRENCY, discard: true }
+        )
+        return performance.now() - t
+      })),
+    bigBody: () =>
+      rt.runPromise(Effect.gen(function*() {
+        const t = performance.now()
+        for (let i = 0; i < BIG; i++) {
+          const r = yield* Presence.hereNow({ channels: bigChannels, stateInfo: "all", using: "static" })
+          if (r.totalOccupancy !== 20_000) throw new Error("bad decode")
+        }
+        return performance.now() - t
+      })),
+    heartbeat: () =>
+      rt.runPromise(Effect.gen(function*() {
+        const t = performance.now()
+        yield* Effect.forEach(
+          Array.from({ length: HEARTBEATS }, (_, i) => i),
+          (i) => Presence.announceHeartbeat({ channels: [`hb-${i % 1000}`], heartbeat: 300 }),
+          { concurrency: CONCURRENCY, discard: true }
+        )
+        return performance.now() - t
+      }))
+  })
+  const sdk = sdkRuns(runtime)
+  const sdkPlatform = sdkRuns(runtimePlatform)
+
   const scenarios: Record<Scenario, Partial<Record<Client, () => Promise<number>>>> = {
     sequential: {
-      sdk: () =>
-        runtime.runPromise(Effect.gen(function*() {
-          const t = performance.now()
-          for (let i = 0; i < SEQUENTIAL; i++) yield* Presence.hereNow({ channels: ["room-0"] })
-          return performance.now() - t
-        })),
+      sdk: sdk.sequential,
       official: async () => {
         const t = performance.now()
         for (let i = 0; i < SEQUENTIAL; i++) await official.hereNow({ channels: ["room-0"] })
@@ -135,19 +182,11 @@ const main = async () => {
         const t = performance.now()
         for (let i = 0; i < SEQUENTIAL; i++) await getJson(url("bench", "/channel/room-0"))
         return performance.now() - t
-      }
+      },
+      sdkPlatform: sdkPlatform.sequential
     },
     concurrent: {
-      sdk: () =>
-        runtime.runPromise(Effect.gen(function*() {
-          const t = performance.now()
-          yield* Effect.forEach(
-            Array.from({ length: CONCURRENT }, (_, i) => i),
-            (i) => Presence.hereNow({ channels: [`room-${i % 64}`] }),
-            { concurrency: CONCURRENCY, discard: true }
-          )
-          return performance.now() - t
-        })),
+      sdk: sdk.concurrent,
       official: async () => {
         const t = performance.now()
         await pool(CONCURRENT, CONCURRENCY, (i) => official.hereNow({ channels: [`room-${i % 64}`] }))
@@ -157,18 +196,11 @@ const main = async () => {
         const t = performance.now()
         await pool(CONCURRENT, CONCURRENCY, (i) => getJson(url("bench", `/channel/room-${i % 64}`)))
         return performance.now() - t
-      }
+      },
+      sdkPlatform: sdkPlatform.concurrent
     },
     bigBody: {
-      sdk: () =>
-        runtime.runPromise(Effect.gen(function*() {
-          const t = performance.now()
-          for (let i = 0; i < BIG; i++) {
-            const r = yield* Presence.hereNow({ channels: bigChannels, stateInfo: "all", using: "static" })
-            if (r.totalOccupancy !== 20_000) throw new Error("bad decode")
-          }
-          return performance.now() - t
-        })),
+      sdk: sdk.bigBody,
       official: async () => {
         const t = performance.now()
         for (let i = 0; i < BIG; i++) {
@@ -184,19 +216,11 @@ const main = async () => {
           if (r.payload.total_occupancy !== 20_000) throw new Error("bad decode")
         }
         return performance.now() - t
-      }
+      },
+      sdkPlatform: sdkPlatform.bigBody
     },
     heartbeat: {
-      sdk: () =>
-        runtime.runPromise(Effect.gen(function*() {
-          const t = performance.now()
-          yield* Effect.forEach(
-            Array.from({ length: HEARTBEATS }, (_, i) => i),
-            (i) => Presence.announceHeartbeat({ channels: [`hb-${i % 1000}`], heartbeat: 300 }),
-            { concurrency: CONCURRENCY, discard: true }
-          )
-          return performance.now() - t
-        })),
+      sdk: sdk.heartbeat,
       fetch: async () => {
         const t = performance.now()
         await pool(
@@ -205,7 +229,8 @@ const main = async () => {
           (i) => getJson(url("bench", `/channel/hb-${i % 1000}/heartbeat`, "heartbeat=300"))
         )
         return performance.now() - t
-      }
+      },
+      sdkPlatform: sdkPlatform.heartbeat
     }
   }
   const calls: Record<Scenario, number> = {
@@ -217,14 +242,14 @@ const main = async () => {
 
   // --- interleaved rounds (round 0 warms up and is discarded)
   const samples: Record<Scenario, Record<Client, Array<number>>> = {
-    sequential: { sdk: [], official: [], fetch: [] },
-    concurrent: { sdk: [], official: [], fetch: [] },
-    bigBody: { sdk: [], official: [], fetch: [] },
-    heartbeat: { sdk: [], official: [], fetch: [] }
+    sequential: { sdk: [], official: [], fetch: [], sdkPlatform: [] },
+    concurrent: { sdk: [], official: [], fetch: [], sdkPlatform: [] },
+    bigBody: { sdk: [], official: [], fetch: [], sdkPlatform: [] },
+    heartbeat: { sdk: [], official: [], fetch: [], sdkPlatform: [] }
   }
   for (let round = 0; round <= ROUNDS; round++) {
     for (const scenario of Object.keys(scenarios) as Array<Scenario>) {
-      for (const client of ["sdk", "official", "fetch"] as const) {
+      for (const client of ["sdk", "official", "fetch", "sdkPlatform"] as const) {
         const run = scenarios[scenario][client]
         if (run === undefined) continue
         const ms = await run()
@@ -255,11 +280,13 @@ const main = async () => {
     const sdk = m("sdk") ?? Number.NaN
     const off = m("official")
     const raw = m("fetch") ?? Number.NaN
+    const onPlatform = m("sdkPlatform") ?? Number.NaN
     return {
       scenario,
       sdkMicros: Math.round(sdk),
       officialMicros: off === undefined ? null : Math.round(off),
       fetchMicros: Math.round(raw),
+      sdkOnPlatformClientMicros: Math.round(onPlatform),
       sdkOverFetch: +(sdk / raw).toFixed(2),
       sdkOverOfficial: off === undefined ? null : +(sdk / off).toFixed(2),
       goalOverFetch: goals[scenario].fetch ?? null,
@@ -304,7 +331,8 @@ const main = async () => {
           ? ""
           : r.sdkOverOfficial <= r.goalOverOfficial
           ? " ✓"
-          : ` ✗ (≤ ${r.goalOverOfficial})`)
+          : ` ✗ (≤ ${r.goalOverOfficial})`),
+    "sdk on layerUndici": r.sdkOnPlatformClientMicros
   }])))
   console.log(`coalescing: 640 identical concurrent here-now calls sent ${results.coalescing.requestsSent} request(s)`)
   mkdirSync(new URL("./results/", import.meta.url), { recursive: true })
@@ -312,6 +340,7 @@ const main = async () => {
   official.destroy(true)
   officialStatic.destroy(true)
   await runtime.dispose()
+  await runtimePlatform.dispose()
   await server.stop()
 }
 

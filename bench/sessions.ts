@@ -6,12 +6,12 @@
  * growth per session (forced GC), heartbeat requests per second, and event-loop delay.
  * Goal (issue 4): heap growth ≤ 4 KB per session. Results in bench/results/sessions.json.
  */
-import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Exit, Layer, Scope } from "effect"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { cpus } from "node:os"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import { Keyset, Presence, PubNubConfig } from "../src/index.js"
+import { UndiciHttpClient } from "../src/node/index.js"
 import { startEmulatorProcess } from "./util.js"
 
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 10_000)
@@ -46,7 +46,7 @@ const main = async () => {
     (_, i) => new Keyset.Keyset({ subscribeKey: "bench", userId: `session-${i}` })
   )
   const layer = Layer.mergeAll(
-    NodeHttpClient.layerUndici,
+    UndiciHttpClient.layer,
     Keyset.layer({ default: keysets[0] }),
     PubNubConfig.layer({ origin: server.origin, secure: false })
   )

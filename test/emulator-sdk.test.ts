@@ -7,7 +7,7 @@ import * as fc from "fast-check"
 import { Emulator } from "../src/Emulator.js"
 import * as EmulatorModule from "../src/Emulator.js"
 import { Keyset, Presence, PubNubConfig } from "../src/index.js"
-import { NodeEmulator } from "../src/node/index.js"
+import { NodeEmulator, UndiciHttpClient } from "../src/node/index.js"
 
 const alice = new Keyset.Keyset({ subscribeKey: "demo", userId: "alice" })
 const bob = new Keyset.Keyset({ subscribeKey: "demo", userId: "bob" })
@@ -83,6 +83,27 @@ describe("the SDK against the emulator", () => {
           Layer.succeedContext(server)
         ))
       )
+    }))
+
+  it.scoped("on a real socket with UndiciHttpClient, including a dropped connection", () =>
+    Effect.gen(function*() {
+      const server = yield* Layer.build(NodeEmulator.layer({ port: 0 }))
+      const { origin } = yield* Effect.provide(NodeEmulator.address, server)
+      const live = Layer.mergeAll(
+        Keys,
+        UndiciHttpClient.layer,
+        PubNubConfig.layer({ origin, secure: false }),
+        Layer.succeedContext(server)
+      )
+      yield* scenario.pipe(Effect.provide(live))
+      yield* Effect.gen(function*() {
+        const em = yield* Emulator
+        yield* em.addFault({ path: "/v2/presence", drop: true })
+        const dropped = yield* Effect.flip(Presence.hereNow({ channels: ["lobby"] }))
+        assert.strictEqual(dropped._tag, "TransportError")
+        // the pool recovers: the next call gets a fresh connection
+        assert.strictEqual((yield* Presence.hereNow({ channels: ["lobby"] })).channels.get("lobby")?.count, 2)
+      }).pipe(Effect.provide(live))
     }))
 
   it.effect("a timeout under TestClock: present at 59 s, gone at 61 s", () =>

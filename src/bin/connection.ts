@@ -3,7 +3,6 @@
  * PUBNUB_* environment variables, `--origin` / `--insecure` for the emulator, `--json`.
  */
 import * as Options from "@effect/cli/Options"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Config from "effect/Config"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -11,6 +10,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { Keyset, PubNubConfig } from "../index.js"
+import { UndiciHttpClient } from "../node/index.js"
 
 /** Bad usage that the argument parser cannot see (missing keys, bad values): exit code 2. */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
@@ -80,7 +80,7 @@ export const layer = (c: Connection) =>
     }).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
     return Layer.mergeAll(
       Keyset.layer({ default: keyset }),
-      NodeHttpClient.layerUndici,
+      UndiciHttpClient.layer,
       PubNubConfig.layer({
         secure: !c.insecure,
         requestTimeout: `${c.timeout} seconds`,

@@ -5,7 +5,6 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -17,6 +16,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Emulator from "../Emulator.js"
 import { Keyset, Presence, PubNubConfig } from "../index.js"
+import { UndiciHttpClient } from "../node/index.js"
 import { NodeEmulator } from "../node/index.js"
 import { hereNowTable } from "./format.js"
 
@@ -162,7 +162,7 @@ const onEmulator = (pause: Effect.Effect<void>) =>
       secretKey: Option.none(),
       publishKey: Option.none()
     }).pipe(
-      Effect.provide(Layer.merge(NodeHttpClient.layerUndici, PubNubConfig.layer({ origin: em.origin, secure: false })))
+      Effect.provide(Layer.merge(UndiciHttpClient.layer, PubNubConfig.layer({ origin: em.origin, secure: false })))
     )
   })
 
@@ -174,7 +174,7 @@ const onKeyset = (subscribeKey: string, pause: Effect.Effect<void>) =>
     const origin = yield* Config.option(Config.string("PUBNUB_ORIGIN"))
     yield* story({ subscribeKey, emulator: Option.none(), pause, secretKey, publishKey }).pipe(
       Effect.provide(Layer.merge(
-        NodeHttpClient.layerUndici,
+        UndiciHttpClient.layer,
         PubNubConfig.layer(Option.match(origin, { onNone: () => ({}), onSome: (o) => ({ origin: o }) }))
       ))
     )
