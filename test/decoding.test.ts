@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Either, Option, Redacted, TestClock, Tracer } from "effect"
+import { Cause, Duration, Effect, Either, Exit, Option, Predicate, Redacted, TestClock, Tracer } from "effect"
 import { Keyset, Presence, PresenceError } from "../src/index.js"
 import * as Fake from "./util/FakeHttp.js"
 
@@ -435,6 +435,16 @@ describe("secrets stay out of errors", () => {
       assert.notInclude(recorded, "TOPSECRET")
       assert.notInclude(recorded, "signature=")
       assert.notInclude(recorded, "auth=")
+      // both operation spans ended: the first as a success, the second with its typed failure
+      const ops = spans.filter((s) => s.name === "Presence.hereNow")
+      assert.strictEqual(ops.length, 2)
+      const [first, second] = ops.map((s) => s.status)
+      assert.isTrue(first._tag === "Ended" && Exit.isSuccess(first.exit))
+      assert.isTrue(
+        second._tag === "Ended" && Exit.isFailure(second.exit) &&
+          Cause.failureOption(second.exit.cause).pipe(Option.exists((e) => Predicate.isTagged(e, "ServerError")))
+      )
+      assert.isTrue(ops.every((s) => s.attributes.has("pubnub.url")))
     }))
 
   it("keysets never print their secrets", () => {

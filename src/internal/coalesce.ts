@@ -24,7 +24,13 @@ import { InvalidArgumentError } from "../PresenceError.js"
 import { PubNubConfig } from "../PubNubConfig.js"
 
 interface Entry<A, E> {
-  readonly deferred: Deferred.Deferred<A, E>
+  /**
+   * Made when the first follower joins. A lone call (the usual case) stores its answer nowhere
+   * else: a long-lived holder of a large answer keeps it past young-generation GCs.
+   */
+  deferred: Deferred.Deferred<A, E> | undefined
+  /** with a `cacheTtl`: the success, reused until `expiresAt` */
+  cached: Exit.Exit<A, E> | undefined
   /** until when a finished success may be reused; `Infinity` while in flight */
   expiresAt: number
 }
@@ -87,6 +93,8 @@ export const coalesce = <A, E, R>(
     const run = (now: number): Effect.Effect<A, E, R | HttpClient.HttpClient> => {
       const hit = entries.get(fullKey)
       if (hit !== undefined && hit.expiresAt > now) {
+        if (hit.cached !== undefined) return hit.cached
+        hit.deferred ??= Deferred.unsafeMake<A, E>(fiberId)
         return Effect.catchAllCause(Deferred.await(hit.deferred), (cause) =>
           // the leader was interrupted: try again (and maybe lead)
           Cause.isInterruptedOnly(cause) ? coalesce(flight, key, ttlMillis, effect) : Effect.failCause(cause))
@@ -95,18 +103,19 @@ export const coalesce = <A, E, R>(
       if (ttlMillis > 0 && entries.size >= MAX_CACHED) {
         for (const [k, e] of entries) if (e.expiresAt <= now) entries.delete(k)
       }
-      const entry: Entry<A, E> = {
-        deferred: Deferred.unsafeMake<A, E>(fiberId),
-        expiresAt: Number.POSITIVE_INFINITY
-      }
+      const entry: Entry<A, E> = { deferred: undefined, cached: undefined, expiresAt: Number.POSITIVE_INFINITY }
       entries.set(fullKey, entry)
       return Effect.onExit(effect, (exit) => {
         const settle = (done: number) => {
           if (entries.get(fullKey) === entry) {
-            if (ttlMillis > 0 && Exit.isSuccess(exit)) entry.expiresAt = done + ttlMillis
-            else entries.delete(fullKey)
+            if (ttlMillis > 0 && Exit.isSuccess(exit)) {
+              entry.expiresAt = done + ttlMillis
+              entry.cached = exit
+            } else {
+              entries.delete(fullKey)
+            }
           }
-          return Deferred.done(entry.deferred, exit)
+          return entry.deferred === undefined ? Effect.void : Deferred.done(entry.deferred, exit)
         }
         return ttlMillis > 0 ? Effect.flatMap(Clock.currentTimeMillis, settle) : settle(0)
       })
