@@ -28,7 +28,9 @@ import { Keyset, Presence, PubNubConfig } from "../src/index.js"
 import { UndiciHttpClient } from "../src/node/index.js"
 import { startEmulatorProcess } from "./util.js"
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9)
+// BENCH_ONLY=concurrent,bigBody runs some scenarios (for investigating; the README's figures run all)
+const ONLY = process.env.BENCH_ONLY?.split(",")
 const SEQUENTIAL = 300
 const CONCURRENT = 3000
 const BIG = 12
@@ -249,9 +251,12 @@ const main = async () => {
   }
   for (let round = 0; round <= ROUNDS; round++) {
     for (const scenario of Object.keys(scenarios) as Array<Scenario>) {
+      if (ONLY !== undefined && !ONLY.includes(scenario)) continue
       for (const client of ["sdk", "official", "fetch", "sdkPlatform"] as const) {
         const run = scenarios[scenario][client]
         if (run === undefined) continue
+        // every run starts from a collected heap, so one client's garbage is not the next one's pause
+        globalThis.gc?.()
         const ms = await run()
         if (round > 0) samples[scenario][client].push((ms * 1000) / calls[scenario]) // µs per call
       }
@@ -289,6 +294,10 @@ const main = async () => {
       sdkOnPlatformClientMicros: Math.round(onPlatform),
       sdkOverFetch: +(sdk / raw).toFixed(2),
       sdkOverOfficial: off === undefined ? null : +(sdk / off).toFixed(2),
+      // every round's µs per call, to show the spread behind the medians
+      rounds: Object.fromEntries(
+        (Object.keys(samples[scenario]) as Array<Client>).map((c) => [c, samples[scenario][c].map((x) => Math.round(x))])
+      ),
       goalOverFetch: goals[scenario].fetch ?? null,
       goalOverOfficial: goals[scenario].official ?? null
     }

@@ -10,6 +10,7 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -223,9 +224,9 @@ const operation = (name: string) =>
   body: (...args: Args) => Effect.Effect<A, E, R>
 ) =>
 (...args: Args): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Effect.makeSpan(name), (span) =>
+  Effect.flatMap(Effect.makeSpan(name, { captureStackTrace: false }), (span) =>
     Effect.onExit(
-      Effect.withParentSpan(Effect.suspend(() => body(...args)), span),
+      Effect.withParentSpan(body(...args), span),
       (exit) =>
         Effect.clockWith((clock) =>
           Effect.sync(() => span.end(clock.unsafeCurrentTimeNanos(), Exit.isSuccess(exit) ? Exit.void : exit))
@@ -312,14 +313,21 @@ const toHereNowResult = (raw: internal.RawHereNow, p: internal.HereNowPlan): Her
  */
 export const hereNow: (
   options?: HereNowOptions
-) => Effect.Effect<HereNowResult, PresenceError, Requirements> = operation("Presence.hereNow")(Effect.fnUntraced(
-  function*(options?: HereNowOptions) {
-    const p = yield* internal.hereNowPlan(options ?? {})
-    const ttl = yield* cacheTtlMillis(options?.cacheTtl)
-    const raw = yield* coalesce(hereNowFlight, hereNowKey(p), ttl, internal.hereNow(p))
-    return toHereNowResult(raw, p)
+) => Effect.Effect<HereNowResult, PresenceError, Requirements> = operation("Presence.hereNow")(
+  (options?: HereNowOptions) => {
+    // the most called operation: plain steps, no generator
+    const ttl = cacheTtlMillis(options?.cacheTtl)
+    if (Either.isLeft(ttl)) return Either.left(ttl.left)
+    return Effect.flatMap(
+      internal.hereNowPlan(options ?? {}),
+      (p) =>
+        Effect.map(
+          coalesce(hereNowFlight, hereNowKey(p), ttl.right, internal.hereNow(p)),
+          (raw) => toHereNowResult(raw, p)
+        )
+    )
   }
-))
+)
 
 /**
  * Like {@link hereNow}, but walks every page (`limit` per page, default 1000) and returns every

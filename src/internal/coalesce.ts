@@ -16,6 +16,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -57,13 +58,13 @@ export const keysetKey = (keyset: Keyset): string => {
 }
 
 /** Checks a `cacheTtl` option: milliseconds, 0 when absent. @internal */
-export const cacheTtlMillis = (input: unknown): Effect.Effect<number, InvalidArgumentError> => {
-  if (input === undefined) return Effect.succeed(0)
+export const cacheTtlMillis = (input: unknown): Either.Either<number, InvalidArgumentError> => {
+  if (input === undefined) return Either.right(0)
   const d = Duration.decodeUnknown(input)
   if (Option.isNone(d) || !Duration.isFinite(d.value)) {
-    return Effect.fail(new InvalidArgumentError({ argument: "cacheTtl", reason: "must be a finite Duration" }))
+    return Either.left(new InvalidArgumentError({ argument: "cacheTtl", reason: "must be a finite Duration" }))
   }
-  return Effect.succeed(Duration.toMillis(d.value))
+  return Either.right(Duration.toMillis(d.value))
 }
 
 /**

@@ -99,15 +99,16 @@ export const names = (
 export const targets = (
   options: Targets,
   required: boolean
-): Either.Either<Chunk, InvalidArgumentError> =>
-  Either.gen(function*() {
-    const channels = yield* names("channels", options.channels)
-    const channelGroups = yield* names("channelGroups", options.channelGroups)
-    if (required && channels.length === 0 && channelGroups.length === 0) {
-      return yield* invalid("channels", "give at least one channel or channel group")
-    }
-    return { channels, channelGroups }
-  })
+): Either.Either<Chunk, InvalidArgumentError> => {
+  const channels = names("channels", options.channels)
+  if (Either.isLeft(channels)) return Either.left(channels.left)
+  const channelGroups = names("channelGroups", options.channelGroups)
+  if (Either.isLeft(channelGroups)) return Either.left(channelGroups.left)
+  if (required && channels.right.length === 0 && channelGroups.right.length === 0) {
+    return invalid("channels", "give at least one channel or channel group")
+  }
+  return Either.right({ channels: channels.right, channelGroups: channelGroups.right })
+}
 
 /** Resolves the keyset for a call. @internal */
 export const resolveKeyset = (
@@ -124,13 +125,13 @@ const DUMMY_REQUEST_ID = "00000000-0000-4000-8000-000000000000"
  *
  * @internal
  */
-export const planCalls = Effect.fnUntraced(function*(
+export const planCalls = (
   keyset: Keyset,
   target: Chunk,
   suffix: string,
   query: ReadonlyArray<readonly [string, string]>,
   extraCost?: (name: string) => number
-) {
+): Effect.Effect<ReadonlyArray<Chunk>, InvalidArgumentError> => {
   // An upper bound first: percent-encoding makes a UTF-16 unit at most 9 characters. Ordinary
   // lists fit with room to spare and need no exact plan.
   let bound = suffix.length + 9 * keyset.subscribeKey.length + 9 * keyset.userId.length + 400
@@ -139,21 +140,24 @@ export const planCalls = Effect.fnUntraced(function*(
   for (const n of target.channelGroups) bound += 9 * n.length + 3 + (extraCost?.(n) ?? 0)
   const auth = keyset.authToken ?? keyset.authKey
   if (auth !== undefined) bound += 9 * Redacted.value(auth).length + 6
-  if (bound + SIGNING_RESERVE <= MAX_TARGET_LENGTH) return [target]
-  const config = yield* PubNubConfig
-  const common = commonQuery(keyset, config.pnsdk, DUMMY_REQUEST_ID)
-  const baseLength = presencePrefix(keyset.subscribeKey).length + "/channel/".length + suffix.length + 1 +
-    encodeQuery([...query, ...common]).length
-  const budget = MAX_TARGET_LENGTH - baseLength - SIGNING_RESERVE
-  const chunks = plan(target.channels, target.channelGroups, budget, extraCost)
-  if (chunks === undefined) {
-    return yield* new InvalidArgumentError({
-      argument: "request",
-      reason: "a single channel or group with its state does not fit in one request (URLs are limited to about 32 KiB)"
-    })
-  }
-  return chunks
-})
+  if (bound + SIGNING_RESERVE <= MAX_TARGET_LENGTH) return Either.right([target])
+  return Effect.flatMap(PubNubConfig, (config) => {
+    const common = commonQuery(keyset, config.pnsdk, DUMMY_REQUEST_ID)
+    const baseLength = presencePrefix(keyset.subscribeKey).length + "/channel/".length + suffix.length + 1 +
+      encodeQuery([...query, ...common]).length
+    const budget = MAX_TARGET_LENGTH - baseLength - SIGNING_RESERVE
+    const chunks = plan(target.channels, target.channelGroups, budget, extraCost)
+    return chunks === undefined
+      ? Either.left(
+        new InvalidArgumentError({
+          argument: "request",
+          reason:
+            "a single channel or group with its state does not fit in one request (URLs are limited to about 32 KiB)"
+        })
+      )
+      : Either.right(chunks)
+  })
+}
 
 /** The call for one chunk. @internal */
 export const chunkCall = (
@@ -275,44 +279,51 @@ const stateInfos: ReadonlyArray<unknown> = ["all", "onlyUUIDs", "none"]
 /** Checks here-now options and resolves the keyset. @internal */
 export const hereNowPlan = (
   options: HereNowOptions
-): Effect.Effect<HereNowPlan, InvalidArgumentError | KeysetNotFoundError, KeysetService> =>
-  Effect.gen(function*() {
-    const target = yield* targets(options, false)
-    const stateInfo = options.stateInfo ?? "onlyUUIDs"
-    if (!stateInfos.includes(stateInfo)) {
-      return yield* invalid("stateInfo", `must be "all", "onlyUUIDs" or "none"`)
-    }
-    if (options.limit !== undefined) yield* check("limit", options.limit, checkLimit)
-    if (options.offset !== undefined) yield* check("offset", options.offset, checkOffset)
-    const keyset = yield* resolveKeyset(options)
-    return { keyset, target, stateInfo, limit: options.limit, offset: options.offset ?? 0 }
-  })
+): Effect.Effect<HereNowPlan, InvalidArgumentError | KeysetNotFoundError, KeysetService> => {
+  const target = targets(options, false)
+  if (Either.isLeft(target)) return Either.left(target.left)
+  const stateInfo = options.stateInfo ?? "onlyUUIDs"
+  if (!stateInfos.includes(stateInfo)) return invalid("stateInfo", `must be "all", "onlyUUIDs" or "none"`)
+  if (options.limit !== undefined) {
+    const bad = check("limit", options.limit, checkLimit)
+    if (Either.isLeft(bad)) return Either.left(bad.left)
+  }
+  if (options.offset !== undefined) {
+    const bad = check("offset", options.offset, checkOffset)
+    if (Either.isLeft(bad)) return Either.left(bad.left)
+  }
+  return Effect.map(resolveKeyset(options), (keyset) => ({
+    keyset,
+    target: target.right,
+    stateInfo,
+    limit: options.limit,
+    offset: options.offset ?? 0
+  }))
+}
 
 /** One here-now call (split as needed). @internal */
 export const hereNow = (
   p: HereNowPlan
-): Effect.Effect<RawHereNow, OperationError, HttpClient.HttpClient | KeysetService> =>
-  Effect.gen(function*() {
-    const query: Array<readonly [string, string]> = []
-    if (p.stateInfo === "none") query.push(["disable_uuids", "1"])
-    if (p.stateInfo === "all") query.push(["state", "1"])
-    if (p.limit !== undefined) query.push(["limit", String(p.limit)])
-    if (p.offset > 0) query.push(["offset", String(p.offset)])
-    if (p.target.channels.length === 0 && p.target.channelGroups.length === 0) {
-      return yield* execute(p.keyset, { path: "", query }, decodeHereNow(undefined))
-    }
-    const chunks = yield* planCalls(p.keyset, p.target, "", query)
-    const parts = yield* eachChunk(
-      chunks,
-      (chunk) =>
-        execute(
-          p.keyset,
-          chunkCall(chunk, "", query),
-          decodeHereNow(chunk.channels.length === 1 && chunk.channelGroups.length === 0 ? chunk.channels[0] : undefined)
-        )
+): Effect.Effect<RawHereNow, OperationError, HttpClient.HttpClient | KeysetService> => {
+  const query: Array<readonly [string, string]> = []
+  if (p.stateInfo === "none") query.push(["disable_uuids", "1"])
+  if (p.stateInfo === "all") query.push(["state", "1"])
+  if (p.limit !== undefined) query.push(["limit", String(p.limit)])
+  if (p.offset > 0) query.push(["offset", String(p.offset)])
+  if (p.target.channels.length === 0 && p.target.channelGroups.length === 0) {
+    return execute(p.keyset, { path: "", query }, decodeHereNow(undefined))
+  }
+  const one = (chunk: Chunk) =>
+    execute(
+      p.keyset,
+      chunkCall(chunk, "", query),
+      decodeHereNow(chunk.channels.length === 1 && chunk.channelGroups.length === 0 ? chunk.channels[0] : undefined)
     )
-    return mergeHereNow(parts)
-  })
+  return Effect.flatMap(
+    planCalls(p.keyset, p.target, "", query),
+    (chunks) => chunks.length === 1 ? one(chunks[0]) : Effect.map(eachChunk(chunks, one), mergeHereNow)
+  )
+}
 
 // ---------------------------------------------------------------------------------------------
 // where now
