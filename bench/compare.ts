@@ -296,7 +296,9 @@ const main = async () => {
       sdkOverOfficial: off === undefined ? null : +(sdk / off).toFixed(2),
       // every round's µs per call, to show the spread behind the medians
       rounds: Object.fromEntries(
-        (Object.keys(samples[scenario]) as Array<Client>).map((c) => [c, samples[scenario][c].map((x) => Math.round(x))])
+        (Object.keys(samples[scenario]) as Array<Client>).map((
+          c
+        ) => [c, samples[scenario][c].map((x) => Math.round(x))])
       ),
       goalOverFetch: goals[scenario].fetch ?? null,
       goalOverOfficial: goals[scenario].official ?? null

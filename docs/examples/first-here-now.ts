@@ -1,7 +1,8 @@
 // Your first presence program: who is in "lobby"? (type-checked by `npm test`)
-import { NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { Keyset, Presence } from "effect-pubnub-presence"
+import { UndiciHttpClient } from "effect-pubnub-presence/node"
 
 const program = Effect.gen(function*() {
   const result = yield* Presence.hereNow({ channels: ["lobby"], stateInfo: Presence.StateInfo.all })
@@ -12,7 +13,7 @@ const program = Effect.gen(function*() {
 
 // Keys from PUBNUB_SUBSCRIBE_KEY / PUBNUB_USER_ID (and optionally PUBNUB_PUBLISH_KEY,
 // PUBNUB_SECRET_KEY, PUBNUB_AUTH_KEY); the HttpClient is yours to pick.
-const MainLayer = Layer.mergeAll(Keyset.layerConfig(), NodeHttpClient.layerUndici)
+const MainLayer = Layer.mergeAll(Keyset.layerConfig(), UndiciHttpClient.layer)
 
 program.pipe(
   Effect.catchTags({

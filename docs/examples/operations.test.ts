@@ -1,5 +1,5 @@
 // Runnable examples for every operation (docs/operations/*.md), run by `npm test` against the
-// in-memory emulator. Swap `Emulator.layerTest()` for NodeHttpClient.layerUndici and your keys to
+// in-memory emulator. Swap `Emulator.layerTest()` for UndiciHttpClient.layer (effect-pubnub-presence/node) and your keys to
 // run them against PubNub.
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"

@@ -1,7 +1,8 @@
 // The README's usage example, type-checked by `npm test`.
-import { NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { Keyset, Presence } from "effect-pubnub-presence"
+import { UndiciHttpClient } from "effect-pubnub-presence/node"
 
 const program = Effect.gen(function*() {
   // stay present in "lobby" while this scope is open; leave is announced when it closes
@@ -16,4 +17,4 @@ const program = Effect.gen(function*() {
 )
 
 const Keys = Keyset.layerConfig() // PUBNUB_SUBSCRIBE_KEY, PUBNUB_USER_ID, … through Effect Config
-program.pipe(Effect.provide(Layer.merge(Keys, NodeHttpClient.layerUndici)), NodeRuntime.runMain)
+program.pipe(Effect.provide(Layer.merge(Keys, UndiciHttpClient.layer)), NodeRuntime.runMain)

@@ -160,7 +160,7 @@ class Response extends Inspectable.Class implements HttpClientResponse.HttpClien
 
   get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
     return this.whole(
-      (body) => body.bytes(),
+      (body) => body.arrayBuffer().then((buffer) => new Uint8Array(buffer)),
       (read) => {
         const bytes = typeof read === "string" ? new TextEncoder().encode(read) : read
         const copy = new ArrayBuffer(bytes.byteLength)
@@ -227,7 +227,7 @@ const send = (
     dispatcher.request({
       origin: target.origin,
       path: target.path,
-      method: request.method as Undici.Dispatcher.HttpMethod,
+      method: request.method,
       headers: contentType === undefined ? request.headers : { ...request.headers, "content-type": contentType },
       body,
       signal: controller.signal,
