@@ -53,7 +53,9 @@ export default tseslint.config(
     ignores: ["src/node/**", "src/bin/**"],
     rules: {
       "no-restricted-globals": ["error", "setTimeout", "setInterval", "console", "process"],
-      "no-restricted-imports": ["error", { patterns: ["node:*", "@effect/platform-node", "@effect/platform-node/*", "undici", "undici/*"] }]
+      "no-restricted-imports": ["error", {
+        patterns: ["node:*", "@effect/platform-node", "@effect/platform-node/*", "undici", "undici/*"]
+      }]
     }
   },
   {
