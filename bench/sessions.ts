@@ -6,6 +6,7 @@
  * growth per session (forced GC), heartbeat requests per second, and event-loop delay.
  * Goal (issue 4): heap growth ≤ 4 KB per session. Results in bench/results/sessions.json.
  */
+import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Exit, Layer, Scope } from "effect"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { cpus } from "node:os"
@@ -46,7 +47,7 @@ const main = async () => {
     (_, i) => new Keyset.Keyset({ subscribeKey: "bench", userId: `session-${i}` })
   )
   const layer = Layer.mergeAll(
-    UndiciHttpClient.layer,
+    process.env.CLIENT === "platform" ? NodeHttpClient.layerUndici : UndiciHttpClient.layer,
     Keyset.layer({ default: keysets[0] }),
     PubNubConfig.layer({ origin: server.origin, secure: false })
   )

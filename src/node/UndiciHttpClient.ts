@@ -102,7 +102,8 @@ const isEncoded = (u: RequestBody | Encoded): u is Encoded =>
   typeof u === "object" && u !== null && !(u instanceof Uint8Array) && !isReadable(u)
 
 // Answers nobody reads would hold their connection: when one is garbage-collected unread, its
-// body is destroyed (as the platform's clients do).
+// body is destroyed (as the platform's clients do). Reading an answer takes it off the registry,
+// which would otherwise keep the body alive until the registry's cleanup ran.
 const unread = new FinalizationRegistry<Readable>((body) => {
   if (!body.readableEnded) body.destroy()
 })
@@ -146,7 +147,10 @@ class Response extends Inspectable.Class implements HttpClientResponse.HttpClien
     convert: (read: Uint8Array | string) => A
   ): Effect.Effect<A, HttpClientError.ResponseError> {
     return Effect.async<A, HttpClientError.ResponseError>((resume) => {
-      this.read ??= first(this.source.body)
+      if (this.read === undefined) {
+        unread.unregister(this)
+        this.read = first(this.source.body)
+      }
       this.read.then(
         (read) => resume(Effect.succeed(convert(read))),
         (cause) => resume(Effect.fail(this.decodeError(cause)))
@@ -198,6 +202,7 @@ class Response extends Inspectable.Class implements HttpClientResponse.HttpClien
     if (this.read !== undefined) {
       return Stream.fromEffect(Effect.map(this.arrayBuffer, (buffer) => new Uint8Array(buffer)))
     }
+    unread.unregister(this)
     this.read = Promise.reject(new Error("the body was streamed"))
     this.read.catch(() => undefined)
     return NodeStream.fromReadable(() => this.source.body, (cause) => this.decodeError(cause))
@@ -238,7 +243,7 @@ const send = (
       if (error !== null) return resume(Effect.fail(transportError(request, error)))
       data.body.on("error", () => undefined)
       const response = new Response(request, data)
-      unread.register(response, data.body)
+      unread.register(response, data.body, response)
       resume(Effect.succeed(response))
     })
     return Effect.sync(() => controller.abort())
