@@ -190,10 +190,8 @@ const build = (
 /**
  * Builds the full request for a call: common query, signing (the one asynchronous step, and only
  * with a secret key), URL.
- *
- * @internal
  */
-export const prepareWith = (
+const prepare = (
   config: Settings,
   clock: Clock.Clock,
   requestId: string,
@@ -443,7 +441,7 @@ export const execute = <A>(
       })
     }
     return Effect.flatMap(randomUuid(Context.get(services, Random.Random)), (requestId) => {
-      const prepared = prepareWith(config, clock, requestId, keyset, call)
+      const prepared = prepare(config, clock, requestId, keyset, call)
       return Effect.isEffect(prepared) ? Effect.flatMap(prepared, exchange) : exchange(prepared)
     })
   })
