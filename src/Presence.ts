@@ -491,12 +491,8 @@ export interface HeartbeatOptions extends Targets, KeysetSelection {
 export const announceHeartbeat: (
   options: HeartbeatOptions
 ) => Effect.Effect<HeartbeatResult, PresenceError, Requirements> = operation("Presence.announceHeartbeat")(
-  Effect.fnUntraced(
-    function*(options: HeartbeatOptions) {
-      const raw = yield* internal.announceHeartbeat(options ?? {})
-      return new HeartbeatResult(raw, true)
-    }
-  )
+  (options: HeartbeatOptions) =>
+    Effect.map(internal.announceHeartbeat(options ?? {}), (raw) => new HeartbeatResult(raw, true))
 )
 
 /**

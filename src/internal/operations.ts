@@ -524,27 +524,32 @@ export const announceHeartbeat = (
   { channels: ReadonlyArray<string>; channelGroups: ReadonlyArray<string>; heartbeat: number },
   OperationError,
   HttpClient.HttpClient | KeysetService
-> =>
-  Effect.gen(function*() {
-    const target = yield* targets(options, true)
-    const heartbeat = options.heartbeat ?? DEFAULT_HEARTBEAT
-    yield* check("heartbeat", heartbeat, checkHeartbeat)
-    const states = yield* stateMap(options.state, target)
-    const keyset = yield* resolveKeyset(options)
-    const query: Array<readonly [string, string]> = [["heartbeat", String(heartbeat)]]
-    // each state entry costs `"name":{…},` encoded, plus the `&state={}` around them
-    const stateCost = (name: string) => {
-      const s = states.get(name)
-      return s === undefined ? 0 : encode(`${JSON.stringify(name)}:${JSON.stringify(s)},`).length + 13
-    }
-    const chunks = yield* planCalls(keyset, target, "/heartbeat", query, stateCost)
-    yield* eachChunk(
-      chunks,
-      (chunk) =>
-        execute(keyset, chunkCall(chunk, "/heartbeat", [...query, ...stateQuery(states, chunk)]), decodeHeartbeat)
+> => {
+  // called once per interval by every managed session: plain checks, no generator
+  const target = targets(options, true)
+  if (Either.isLeft(target)) return Either.left(target.left)
+  const heartbeat = options.heartbeat ?? DEFAULT_HEARTBEAT
+  const badHeartbeat = check("heartbeat", heartbeat, checkHeartbeat)
+  if (Either.isLeft(badHeartbeat)) return Either.left(badHeartbeat.left)
+  const states = stateMap(options.state, target.right)
+  if (Either.isLeft(states)) return Either.left(states.left)
+  const query: Array<readonly [string, string]> = [["heartbeat", String(heartbeat)]]
+  // each state entry costs `"name":{…},` encoded, plus the `&state={}` around them
+  const stateCost = (name: string) => {
+    const s = states.right.get(name)
+    return s === undefined ? 0 : encode(`${JSON.stringify(name)}:${JSON.stringify(s)},`).length + 13
+  }
+  const result = { channels: target.right.channels, channelGroups: target.right.channelGroups, heartbeat }
+  return Effect.flatMap(resolveKeyset(options), (keyset) => {
+    const one = (chunk: Chunk) =>
+      execute(keyset, chunkCall(chunk, "/heartbeat", [...query, ...stateQuery(states.right, chunk)]), decodeHeartbeat)
+    return Effect.flatMap(
+      planCalls(keyset, target.right, "/heartbeat", query, stateCost),
+      (chunks): Effect.Effect<typeof result, OperationError, HttpClient.HttpClient> =>
+        chunks.length === 1 ? Effect.as(one(chunks[0]), result) : Effect.as(eachChunk(chunks, one), result)
     )
-    return { channels: target.channels, channelGroups: target.channelGroups, heartbeat }
   })
+}
 
 /** @internal */
 export interface LeaveOptions extends Targets, KeysetSelection {}
