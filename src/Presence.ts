@@ -235,10 +235,11 @@ const operation = (name: string) =>
 
 const hereNowFlight = makeFlight<internal.RawHereNow, internal.OperationError>()
 
+// names cannot contain `,` or control characters (validation.ts), so joining them is unambiguous
 const hereNowKey = (p: internal.HereNowPlan): string =>
-  `hereNow\u0000${keysetKey(p.keyset)}\u0000${
-    JSON.stringify([p.target.channels, p.target.channelGroups, p.stateInfo, p.limit ?? null, p.offset])
-  }`
+  `hereNow\u0000${keysetKey(p.keyset)}\u0000${p.target.channels.join(",")}\u0000${
+    p.target.channelGroups.join(",")
+  }\u0000${p.stateInfo}\u0000${p.limit ?? ""}\u0000${p.offset}`
 
 /**
  * An instance of a result class from already-decoded fields, without re-running the class

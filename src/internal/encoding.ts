@@ -5,6 +5,7 @@
  */
 
 const extra = /[!'()*~]/g
+const unreserved = /^[A-Za-z0-9_.-]*$/
 const extraCode = (c: string): string => "%" + c.charCodeAt(0).toString(16).toUpperCase()
 
 /**
@@ -13,7 +14,8 @@ const extraCode = (c: string): string => "%" + c.charCodeAt(0).toString(16).toUp
  *
  * @internal
  */
-export const encode = (value: string): string => encodeURIComponent(value).replace(extra, extraCode)
+export const encode = (value: string): string =>
+  unreserved.test(value) ? value : encodeURIComponent(value).replace(extra, extraCode)
 
 /**
  * A list of names in a path: each encoded, joined by a literal `,`; an empty list is `,`.

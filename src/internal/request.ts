@@ -71,7 +71,8 @@ export interface Call {
 /** The path prefix for a subscribe key. @internal */
 export const presencePrefix = (subscribeKey: string): string => `/v2/presence/sub-key/${encode(subscribeKey)}`
 
-const hex8 = (n: number) => n.toString(16).padStart(8, "0")
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"))
+const hex8 = (n: number) => HEX[n >>> 24] + HEX[(n >>> 16) & 255] + HEX[(n >>> 8) & 255] + HEX[n & 255]
 
 /**
  * A random v4 UUID from a `Random` service (so tests can seed it): four 32-bit draws.
