@@ -29,7 +29,8 @@ import { UndiciHttpClient } from "../src/node/index.js"
 import { startEmulatorProcess } from "./util.js"
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9)
-// BENCH_ONLY=concurrent,bigBody runs some scenarios (for investigating; the README's figures run all)
+// BENCH_ONLY=concurrent,bigBody runs some scenarios (for investigating; the README's figures run
+// all), and writes bench/results/partial.json instead of latest.json
 const ONLY = process.env.BENCH_ONLY?.split(",")
 const SEQUENTIAL = 300
 const CONCURRENT = 3000
@@ -347,7 +348,9 @@ const main = async () => {
   }])))
   console.log(`coalescing: 640 identical concurrent here-now calls sent ${results.coalescing.requestsSent} request(s)`)
   mkdirSync(new URL("./results/", import.meta.url), { recursive: true })
-  writeFileSync(new URL("./results/latest.json", import.meta.url), JSON.stringify(results, null, 2) + "\n")
+  // a partial run (BENCH_ONLY) does not replace the full results the docs quote
+  const file = ONLY === undefined ? "latest.json" : "partial.json"
+  writeFileSync(new URL(`./results/${file}`, import.meta.url), JSON.stringify(results, null, 2) + "\n")
   official.destroy(true)
   officialStatic.destroy(true)
   await runtime.dispose()
