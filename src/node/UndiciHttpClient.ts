@@ -6,7 +6,7 @@
  * `URL` object when the URL is already absolute and carries its query, no client span (each
  * presence operation has its own span, with secrets removed), and no `Effect.cached` fiber per
  * body read. Connections are kept alive and reused. On the benchmark's loopback here-now it takes
- * about half the CPU per request of `NodeHttpClient.layerUndici` (docs/performance.md).
+ * half to two thirds of the CPU per request of `NodeHttpClient.layerUndici` (`npm run bench:cpu`).
  *
  * Any other `HttpClient` works with the SDK too; this one is only faster.
  *
