@@ -21,9 +21,13 @@ interface Seen {
 
 /** A server that echoes what it got, plus a few special paths. */
 const server = Effect.acquireRelease(
-  Effect.async<{ readonly base: string; readonly closed: Array<string>; readonly server: Server }>((resume) => {
+  Effect.async<
+    { readonly base: string; readonly closed: Array<string>; readonly sockets: Set<unknown>; readonly server: Server }
+  >((resume) => {
     const closed: Array<string> = []
+    const sockets = new Set<unknown>()
     const s = createServer((req: IncomingMessage, res: ServerResponse) => {
+      sockets.add(req.socket)
       const chunks: Array<Buffer> = []
       req.on("data", (c: Buffer) => chunks.push(c))
       req.on("end", () => {
@@ -52,7 +56,7 @@ const server = Effect.acquireRelease(
     })
     s.listen(0, "127.0.0.1", () => {
       const { port } = s.address() as AddressInfo
-      resume(Effect.succeed({ base: `http://127.0.0.1:${port}`, closed, server: s }))
+      resume(Effect.succeed({ base: `http://127.0.0.1:${port}`, closed, sockets, server: s }))
     })
   }),
   ({ server }) =>
@@ -83,6 +87,18 @@ describe("UndiciHttpClient", () => {
       assert.strictEqual(seen.method, "GET")
       assert.strictEqual(seen.url, "/v2/presence/sub-key/k/channel/a%2Cb,c?uuid=u%20x&state=1")
       assert.strictEqual(seen.headers.accept, "application/json")
+    }).pipe(Effect.provide(UndiciHttpClient.layer)))
+
+  it.scoped("sequential requests reuse kept-alive connections", () =>
+    Effect.gen(function*() {
+      const { base, sockets } = yield* server
+      for (let i = 0; i < 20; i++) {
+        const { response } = yield* echo(HttpClientRequest.get(`${base}/k?i=${i}`))
+        assert.strictEqual(response.status, 201)
+      }
+      // without keep-alive this would be 20; a connection may not be back in the pool the moment its
+      // body has been read, so the second request can open one more
+      assert.isAtMost(sockets.size, 2)
     }).pipe(Effect.provide(UndiciHttpClient.layer)))
 
   it.scoped("urlParams and a bare origin go through URL building", () =>
