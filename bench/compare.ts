@@ -21,12 +21,11 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Effect, Layer, ManagedRuntime } from "effect"
-import { mkdirSync, writeFileSync } from "node:fs"
 import { cpus, totalmem } from "node:os"
 import PubNub from "pubnub"
 import { Keyset, Presence, PubNubConfig } from "../src/index.js"
 import { UndiciHttpClient } from "../src/node/index.js"
-import { startEmulatorProcess } from "./util.js"
+import { run, startEmulatorProcess, writeResults } from "./util.js"
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9)
 // BENCH_ONLY=concurrent,bigBody runs some scenarios (for investigating; the README's figures run
@@ -347,10 +346,8 @@ const main = async () => {
     "sdk on layerUndici": r.sdkOnPlatformClientMicros
   }])))
   console.log(`coalescing: 640 identical concurrent here-now calls sent ${results.coalescing.requestsSent} request(s)`)
-  mkdirSync(new URL("./results/", import.meta.url), { recursive: true })
   // a partial run (BENCH_ONLY) does not replace the full results the docs quote
-  const file = ONLY === undefined ? "latest.json" : "partial.json"
-  writeFileSync(new URL(`./results/${file}`, import.meta.url), JSON.stringify(results, null, 2) + "\n")
+  writeResults(ONLY === undefined ? "latest.json" : "partial.json", results)
   official.destroy(true)
   officialStatic.destroy(true)
   await runtime.dispose()
@@ -358,7 +355,4 @@ const main = async () => {
   await server.stop()
 }
 
-main().catch((e) => {
-  console.error(e)
-  process.exit(1)
-})
+run(main)

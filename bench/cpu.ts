@@ -11,7 +11,7 @@ import { Effect, Layer, ManagedRuntime } from "effect"
 import { Agent } from "undici"
 import { Keyset, Presence, PubNubConfig } from "../src/index.js"
 import { UndiciHttpClient } from "../src/node/index.js"
-import { startEmulatorProcess } from "./util.js"
+import { run, startEmulatorProcess } from "./util.js"
 
 const N = 3000
 
@@ -69,7 +69,4 @@ const main = async () => {
   await server.stop()
 }
 
-main().catch((e) => {
-  console.error(e)
-  process.exit(1)
-})
+run(main)

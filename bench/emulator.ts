@@ -11,10 +11,9 @@
  */
 import autocannon from "autocannon"
 import { Effect } from "effect"
-import { mkdirSync, writeFileSync } from "node:fs"
 import { cpus, totalmem } from "node:os"
 import * as Emulator from "../src/Emulator.js"
-import { startEmulatorProcess } from "./util.js"
+import { run, startEmulatorProcess, writeResults } from "./util.js"
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10)
 
@@ -147,14 +146,10 @@ const main = async () => {
         met: results.memory.bytesPerOccupant <= 1024
       }
     })
-    mkdirSync(new URL("./results/", import.meta.url), { recursive: true })
-    writeFileSync(new URL("./results/emulator.json", import.meta.url), JSON.stringify(results, null, 2) + "\n")
+    writeResults("emulator.json", results)
   } finally {
     await server.stop()
   }
 }
 
-main().catch((e) => {
-  console.error(e)
-  process.exit(1)
-})
+run(main)

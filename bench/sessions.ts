@@ -8,12 +8,11 @@
  */
 import { NodeHttpClient } from "@effect/platform-node"
 import { Effect, Exit, Layer, Scope } from "effect"
-import { mkdirSync, writeFileSync } from "node:fs"
 import { cpus } from "node:os"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import { Keyset, Presence, PubNubConfig } from "../src/index.js"
 import { UndiciHttpClient } from "../src/node/index.js"
-import { startEmulatorProcess } from "./util.js"
+import { run, startEmulatorProcess, writeResults } from "./util.js"
 
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 10_000)
 const HEARTBEAT = 20
@@ -141,14 +140,10 @@ const main = async () => {
         met: result.presentAfterClose === 0
       }
     })
-    mkdirSync(new URL("./results/", import.meta.url), { recursive: true })
-    writeFileSync(new URL("./results/sessions.json", import.meta.url), JSON.stringify(results, null, 2) + "\n")
+    writeResults("sessions.json", results)
   } finally {
     await server.stop()
   }
 }
 
-main().catch((e) => {
-  console.error(e)
-  process.exit(1)
-})
+run(main)

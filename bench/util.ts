@@ -3,6 +3,7 @@
  * server do not share a core's event loop).
  */
 import { spawn } from "node:child_process"
+import { mkdirSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
 export interface EmulatorProcess {
@@ -39,3 +40,17 @@ export const startEmulatorProcess = (args: ReadonlyArray<string> = []): Promise<
     })
     child.once("exit", (code) => reject(new Error(`emulator exited with ${code}: ${out}`)))
   })
+
+/** Writes `bench/results/<file>` (pretty JSON). */
+export const writeResults = (file: string, results: unknown): void => {
+  mkdirSync(new URL("./results/", import.meta.url), { recursive: true })
+  writeFileSync(new URL(`./results/${file}`, import.meta.url), JSON.stringify(results, null, 2) + "\n")
+}
+
+/** Runs a benchmark's `main`, exiting with 1 (and the error) if it fails. */
+export const run = (main: () => Promise<void>): void => {
+  main().catch((e) => {
+    console.error(e)
+    process.exit(1)
+  })
+}
