@@ -81,14 +81,21 @@ describe("Presence.enter: retries within the presence budget", () => {
     ["timeouts", { path: HB, delayMs: 60_000, probability: 1 }, 18]
   ]
 
+  /** A session in "lobby" (60 s), its status changes collected, and `fault` on from 28 s in. */
+  const faultedSession = (fault: Emulator.Fault) =>
+    Effect.gen(function*() {
+      const em = yield* Emulator.Emulator
+      const session = yield* Presence.enter({ channels: ["lobby"], heartbeat: 60 })
+      const seen = yield* collect(session)
+      yield* TestClock.adjust("28 seconds")
+      yield* em.addFault(fault)
+      return { em, session, seen }
+    })
+
   for (const [name, fault, shortOutage] of faults) {
     it.scoped(`${name}: a ${shortOutage} s outage never shows at the emulator`, () =>
       Effect.gen(function*() {
-        const em = yield* Emulator.Emulator
-        const session = yield* Presence.enter({ channels: ["lobby"], heartbeat: 60 })
-        const seen = yield* collect(session)
-        yield* TestClock.adjust("28 seconds")
-        yield* em.addFault(fault)
+        const { em, seen } = yield* faultedSession(fault)
         const alwaysPresent = Effect.flatMap(isPresent("lobby"), (p) => Effect.sync(() => assert.isTrue(p)))
         yield* stepSeconds(shortOutage, alwaysPresent)
         yield* em.clearFaults
@@ -98,11 +105,7 @@ describe("Presence.enter: retries within the presence budget", () => {
 
     it.scoped(`${name}: a long outage goes atRisk → expired → present again`, () =>
       Effect.gen(function*() {
-        const em = yield* Emulator.Emulator
-        const session = yield* Presence.enter({ channels: ["lobby"], heartbeat: 60 })
-        const seen = yield* collect(session)
-        yield* TestClock.adjust("28 seconds")
-        yield* em.addFault(fault)
+        const { em, seen, session } = yield* faultedSession(fault)
         yield* TestClock.adjust("100 seconds")
         assert.isFalse(yield* isPresent("lobby"), "timed out at the emulator")
         const expired = yield* session.status
