@@ -71,30 +71,22 @@ const scenario = Effect.gen(function*() {
 describe("the SDK against the emulator", () => {
   it.effect("in memory (layerTest)", () => scenario.pipe(Effect.provide(Layer.merge(EmulatorModule.layerTest(), Keys))))
 
-  it.scoped("on a real socket (NodeHttpServer + NodeHttpClient)", () =>
+  /** The socket emulator on a free port, and the layers that aim the SDK at it with `client`. */
+  const onSocket = (client: Layer.Layer<HttpClient.HttpClient>) =>
     Effect.gen(function*() {
       const server = yield* Layer.build(NodeEmulator.layer({ port: 0 }))
       const { origin } = yield* Effect.provide(NodeEmulator.address, server)
-      yield* scenario.pipe(
-        Effect.provide(Layer.mergeAll(
-          Keys,
-          NodeHttpClient.layerUndici,
-          PubNubConfig.layer({ origin, secure: false }),
-          Layer.succeedContext(server)
-        ))
-      )
+      return Layer.mergeAll(Keys, client, PubNubConfig.layer({ origin, secure: false }), Layer.succeedContext(server))
+    })
+
+  it.scoped("on a real socket (NodeHttpServer + NodeHttpClient)", () =>
+    Effect.gen(function*() {
+      yield* scenario.pipe(Effect.provide(yield* onSocket(NodeHttpClient.layerUndici)))
     }))
 
   it.scoped("on a real socket with UndiciHttpClient, including a dropped connection", () =>
     Effect.gen(function*() {
-      const server = yield* Layer.build(NodeEmulator.layer({ port: 0 }))
-      const { origin } = yield* Effect.provide(NodeEmulator.address, server)
-      const live = Layer.mergeAll(
-        Keys,
-        UndiciHttpClient.layer,
-        PubNubConfig.layer({ origin, secure: false }),
-        Layer.succeedContext(server)
-      )
+      const live = yield* onSocket(UndiciHttpClient.layer)
       yield* scenario.pipe(Effect.provide(live))
       yield* Effect.gen(function*() {
         const em = yield* Emulator
