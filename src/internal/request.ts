@@ -249,13 +249,7 @@ const decodeErrorBody = Schema.decodeUnknownOption(ErrorBody)
 const looksLikeError = (json: unknown): boolean =>
   typeof json === "object" && json !== null && "status" in json && typeof json.status === "number" && json.status >= 400
 
-const parseJson = (body: string): Option.Option<unknown> => {
-  try {
-    return Option.some(JSON.parse(body))
-  } catch {
-    return Option.none()
-  }
-}
+const parseJson: (body: string) => Option.Option<unknown> = Option.liftThrowable(JSON.parse)
 
 /**
  * Parses `Retry-After` (seconds, or an HTTP date relative to `nowMillis`).

@@ -11,6 +11,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
@@ -75,13 +76,8 @@ const decodeFault = Schema.decodeUnknownEither(FaultSpec)
 const AdvanceBody = Schema.Struct({ seconds: Schema.Number.pipe(Schema.finite(), Schema.nonNegative()) })
 const decodeAdvance = Schema.decodeUnknownEither(AdvanceBody)
 
-const parseBody = (text: string): unknown => {
-  try {
-    return text.trim().length === 0 ? {} : JSON.parse(text)
-  } catch {
-    return undefined
-  }
-}
+const parseJson: (text: string) => Option.Option<unknown> = Option.liftThrowable(JSON.parse)
+const parseBody = (text: string): unknown => text.trim().length === 0 ? {} : Option.getOrUndefined(parseJson(text))
 
 /**
  * Builds the emulator. Its background fiber (expiring timed-out occupants once a second, so that

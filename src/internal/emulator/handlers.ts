@@ -5,6 +5,7 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type { RequestRecord } from "../../Emulator.js"
 import { decodePathSegment, decodeQueryValue, splitList } from "../encoding.js"
@@ -152,13 +153,7 @@ const callerUuid = (query: ReadonlyMap<string, string>): Checked<string> => {
     : good(uuid)
 }
 
-const parseJsonObject = (text: string): unknown => {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
-}
+const parseJson: (text: string) => Option.Option<unknown> = Option.liftThrowable(JSON.parse)
 
 // ---------------------------------------------------------------------------------------------
 // access: keys, signatures, grants
@@ -322,7 +317,7 @@ const setState = (
 ): Reply => {
   const text = t.query.get("state")
   if (text === undefined || text.length === 0) return presenceError(400, "No state specified.")
-  const state = parseJsonObject(text)
+  const state = Option.getOrUndefined(parseJson(text))
   if (!isFlatState(state)) return presenceError(400, "Invalid state: it must be a flat JSON object.")
   for (const ch of ctx.store.expand(ks, channels, groups)) ctx.store.putState(ks, ch, uuid, state, ctx.now)
   const body: Wire.SetState = { ...OK, payload: state }
@@ -347,7 +342,7 @@ const heartbeat = (
   const states = new Map<string, Wire.StateObject>()
   const text = t.query.get("state")
   if (text !== undefined && text.length > 0) {
-    const parsed = parseJsonObject(text)
+    const parsed = Option.getOrUndefined(parseJson(text))
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
       return presenceError(400, "Invalid state: it must be a JSON object keyed by channel.")
     }
