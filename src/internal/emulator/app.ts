@@ -235,7 +235,8 @@ export const make = (
         () => Effect.zipRight(expire, Queue.offer(wake, true))
       )
 
-    const addFault = (fault: Fault): Effect.Effect<void, InvalidArgumentError> =>
+    // the admin API hands over whatever JSON it was sent; both check it the same way
+    const addFaultUnknown = (fault: unknown): Effect.Effect<void, InvalidArgumentError> =>
       Either.match(decodeFault(fault), {
         onLeft: (e) =>
           Effect.fail(
@@ -243,6 +244,7 @@ export const make = (
           ),
         onRight: (spec) => Effect.sync(() => faults.add(spec))
       })
+    const addFault: (fault: Fault) => Effect.Effect<void, InvalidArgumentError> = addFaultUnknown
 
     const admin = HttpRouter.empty.pipe(
       HttpRouter.get("/__emulator/state", Effect.map(snapshot, (s) => adminJson(s))),
@@ -265,7 +267,7 @@ export const make = (
           const request = yield* HttpServerRequest.HttpServerRequest
           const text = yield* Effect.orElseSucceed(request.text, () => "")
           const body = parseBody(text)
-          const added = yield* Effect.either(addFault(body as Fault))
+          const added = yield* Effect.either(addFaultUnknown(body))
           return Either.match(added, {
             onLeft: (e) => adminError(400, e.message),
             onRight: () => adminJson({ status: 200, message: "OK" })
