@@ -321,7 +321,7 @@ export const hereNow = (
     )
   return Effect.flatMap(
     planCalls(p.keyset, p.target, "", query),
-    (chunks) => chunks.length === 1 ? one(chunks[0]) : Effect.map(eachChunk(chunks, one), mergeHereNow)
+    (chunks) => Effect.map(eachChunk(chunks, one), mergeHereNow)
   )
 }
 
@@ -545,8 +545,7 @@ export const announceHeartbeat = (
       execute(keyset, chunkCall(chunk, "/heartbeat", [...query, ...stateQuery(states.right, chunk)]), decodeHeartbeat)
     return Effect.flatMap(
       planCalls(keyset, target.right, "/heartbeat", query, stateCost),
-      (chunks): Effect.Effect<typeof result, OperationError, HttpClient.HttpClient> =>
-        chunks.length === 1 ? Effect.as(one(chunks[0]), result) : Effect.as(eachChunk(chunks, one), result)
+      (chunks) => Effect.as(eachChunk(chunks, one), result)
     )
   })
 }
