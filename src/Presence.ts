@@ -281,7 +281,10 @@ const toHereNowResult = (raw: internal.RawHereNow, p: internal.HereNowPlan): Her
   for (const ch of raw.channels) {
     const uuids = new Map<string, OccupantInfo>()
     if (ch.uuids !== undefined) {
-      for (const o of ch.uuids) uuids.set(typeof o === "string" ? o : o.uuid, occupantInfo(o))
+      for (const o of ch.uuids) {
+        const info = occupantInfo(o)
+        uuids.set(info.uuid, info)
+      }
     }
     const hasMore = listing && ch.uuids !== undefined && p.offset + ch.uuids.length < ch.occupancy
     more ||= hasMore
