@@ -307,14 +307,17 @@ const getState = (
   return reply(200, body)
 }
 
-const setState = (
+/** A write by one uuid to channels and groups of a keyspace, with its request's query. */
+type Write = (
   ctx: Context,
   t: Target,
   ks: Keyspace,
   uuid: string,
   channels: ReadonlyArray<string>,
   groups: ReadonlyArray<string>
-): Reply => {
+) => Reply
+
+const setState: Write = (ctx, t, ks, uuid, channels, groups) => {
   const text = t.query.get("state")
   if (text === undefined || text.length === 0) return presenceError(400, "No state specified.")
   const state = Option.getOrUndefined(parseJson(text))
@@ -324,14 +327,7 @@ const setState = (
   return reply(200, body)
 }
 
-const heartbeat = (
-  ctx: Context,
-  t: Target,
-  ks: Keyspace,
-  uuid: string,
-  channels: ReadonlyArray<string>,
-  groups: ReadonlyArray<string>
-): Reply => {
+const heartbeat: Write = (ctx, t, ks, uuid, channels, groups) => {
   const hb = t.query.get("heartbeat")
   let timeout = 300
   if (hb !== undefined) {
