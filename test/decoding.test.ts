@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Duration, Effect, Either, Exit, Option, Predicate, Redacted, TestClock, Tracer } from "effect"
+import { Cause, Duration, Effect, Either, Exit, Option, Predicate, Redacted, Schema, TestClock, Tracer } from "effect"
+import * as fc from "fast-check"
 import { Keyset, Presence, PresenceError } from "../src/index.js"
+import * as Wire from "../src/internal/wire.js"
 import * as Fake from "./util/FakeHttp.js"
 
 const run = <A, E>(
@@ -316,6 +318,31 @@ describe("errors", () => {
       )
       assert.strictEqual(badState._tag, "MalformedResponseError")
     }))
+
+  it("the occupant check accepts exactly what Schema.Union(String, {uuid, state?}) accepts", () => {
+    // Occupant is one hand-written guard for speed; it must agree with the schema it stands for
+    const union = Schema.is(Schema.Union(Schema.String, Wire.OccupantObject))
+    const occupant = Schema.is(Wire.Occupant)
+    const list = Schema.is(Wire.OccupantList)
+    const value = fc.oneof(
+      fc.string(),
+      fc.constantFrom(null, undefined, 0, true, [], {}, [1], { a: 1 }),
+      fc.record({ uuid: fc.oneof(fc.string(), fc.integer(), fc.constant(null)) }),
+      fc.record(
+        {
+          uuid: fc.oneof(fc.string(), fc.integer()),
+          state: fc.oneof(
+            fc.constantFrom(undefined, null, 1, "s", [], [1], {}),
+            fc.dictionary(fc.string(), fc.jsonValue())
+          )
+        },
+        { requiredKeys: [] }
+      ),
+      fc.jsonValue()
+    )
+    fc.assert(fc.property(value, (u) => occupant(u) === union(u)), { numRuns: 2000 })
+    fc.assert(fc.property(fc.array(value), (us) => list(us) === us.every(union)), { numRuns: 500 })
+  })
 
   it.effect("a bad occupant is reported at its index, in one channel or many", () =>
     Effect.gen(function*() {
