@@ -262,8 +262,9 @@ const main = async () => {
   for (let round = 0; round <= ROUNDS; round++) {
     for (const scenario of Object.keys(scenarios) as Array<Scenario>) {
       if (ONLY !== undefined && !ONLY.includes(scenario)) continue
-      // the clients take turns going first: the first run after a scenario switch meets the
-      // emulator still busy with the last one (after the 1 MB bodies it was ~25% slower)
+      // the clients take turns going first: with a fixed order, whichever ran first after a
+      // scenario switch was off by 10–25% (slower into heartbeats after the 1 MB bodies, faster
+      // into the 1 MB bodies), and always the same client
       for (const client of rotate(CLIENTS, round)) {
         const run = scenarios[scenario][client]
         if (run === undefined) continue
