@@ -21,6 +21,8 @@ interface Seen {
   readonly body: string
 }
 
+const UTF8_TEXT = "naïve — ".repeat(20_000) + "€ 日本語 🙂 " + "plain ascii ".repeat(10_000)
+
 /** A server that echoes what it got, plus a few special paths. */
 const server = Effect.acquireRelease(
   Effect.async<
@@ -47,6 +49,14 @@ const server = Effect.acquireRelease(
         if (req.url === "/form") {
           res.writeHead(200, { "content-type": "application/x-www-form-urlencoded" })
           return res.end("a=1&b=two")
+        }
+        if (req.url === "/utf8") {
+          // a byte-order mark, then text with multi-byte characters, one of them split between writes
+          const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(UTF8_TEXT, "utf8")])
+          res.writeHead(200, { "content-type": "text/plain; charset=utf-8" })
+          const cut = bytes.indexOf(Buffer.from("€")) + 1
+          res.write(bytes.subarray(0, cut))
+          return setTimeout(() => res.end(bytes.subarray(cut)), 5)
         }
         if (req.url === "/cookie") {
           res.writeHead(204, { "set-cookie": ["s=1; Path=/", "t=2"] })
@@ -166,6 +176,12 @@ describe("UndiciHttpClient", () => {
       assert.deepStrictEqual(form, [["a", "1"], ["b", "two"]])
       const cookies = (yield* client.get(`${base}/cookie`)).cookies
       assert.deepStrictEqual(Object.keys(cookies.cookies).sort(), ["s", "t"])
+      // text is UTF-8 without the byte-order mark (as undici's and fetch's); bytes read first are as
+      // sent (bytes after text are the text encoded again, without the mark)
+      assert.strictEqual(yield* (yield* client.get(`${base}/utf8`)).text, UTF8_TEXT)
+      const raw = new Uint8Array(yield* (yield* client.get(`${base}/utf8`)).arrayBuffer)
+      assert.deepStrictEqual([...raw.subarray(0, 3)], [0xef, 0xbb, 0xbf])
+      assert.strictEqual(new TextDecoder().decode(raw), UTF8_TEXT)
       const bad = yield* Effect.flip((yield* client.get(`${base}/form`)).json)
       assert.isTrue(bad._tag === "ResponseError" && bad.reason === "Decode")
     }).pipe(Effect.provide(UndiciHttpClient.layer)))

@@ -142,7 +142,11 @@ class Response extends Inspectable.Class implements HttpClientResponse.HttpClien
     return new HttpClientError.ResponseError({ request: this.request, response: this, reason: "Decode", cause })
   }
 
-  /** The whole body, read once: as text or bytes, whichever was asked for first. */
+  /**
+   * The whole body, read once: as text or bytes, whichever was asked for first. Text first is
+   * undici's `body.text()` (measurably less GC on large bodies than bytes + decoding); bytes asked
+   * for afterwards are that text encoded again, so a byte-order mark is not among them.
+   */
   private whole<A>(
     first: (body: Undici.Dispatcher.ResponseData["body"]) => Promise<Uint8Array | string>,
     convert: (read: Uint8Array | string) => A
