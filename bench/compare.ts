@@ -140,108 +140,99 @@ const main = async () => {
       return body
     })
 
+  const checkBig = (totalOccupancy: number) => {
+    if (totalOccupancy !== 20_000) throw new Error("bad decode")
+  }
+  /** Milliseconds that `body` takes. */
+  const timed = async (body: () => Promise<unknown>) => {
+    const t = performance.now()
+    await body()
+    return performance.now() - t
+  }
+  /** `call(0)` … `call(n - 1)`, one after another. */
+  const inTurn = async (n: number, call: (i: number) => Promise<unknown>) => {
+    for (let i = 0; i < n; i++) await call(i)
+  }
+
   const sdkRuns = (
     rt: ManagedRuntime.ManagedRuntime<HttpClient.HttpClient | Keyset.KeysetService, never>
-  ): Record<Scenario, () => Promise<number>> => ({
-    sequential: () =>
+  ): Record<Scenario, () => Promise<number>> => {
+    // timed inside the runtime, so the figure is the calls and not starting the program
+    const timedEffect = (body: Effect.Effect<unknown, unknown, HttpClient.HttpClient | Keyset.KeysetService>) =>
       rt.runPromise(Effect.gen(function*() {
         const t = performance.now()
-        for (let i = 0; i < SEQUENTIAL; i++) yield* Presence.hereNow({ channels: ["room-0"] })
-        return performance.now() - t
-      })),
-    concurrent: () =>
-      rt.runPromise(Effect.gen(function*() {
-        const t = performance.now()
-        yield* Effect.forEach(
-          Array.from({ length: CONCURRENT }, (_, i) => i),
-          (i) => Presence.hereNow({ channels: [`room-${i % 64}`] }),
-          { concurrency: CONCURRENCY, discard: true }
-        )
-        return performance.now() - t
-      })),
-    bigBody: () =>
-      rt.runPromise(Effect.gen(function*() {
-        const t = performance.now()
-        for (let i = 0; i < BIG; i++) {
-          const r = yield* Presence.hereNow({ channels: bigChannels, stateInfo: "all", using: "static" })
-          if (r.totalOccupancy !== 20_000) throw new Error("bad decode")
-        }
-        return performance.now() - t
-      })),
-    heartbeat: () =>
-      rt.runPromise(Effect.gen(function*() {
-        const t = performance.now()
-        yield* Effect.forEach(
-          Array.from({ length: HEARTBEATS }, (_, i) => i),
-          (i) => Presence.announceHeartbeat({ channels: [`hb-${i % 1000}`], heartbeat: 300 }),
-          { concurrency: CONCURRENCY, discard: true }
-        )
+        yield* body
         return performance.now() - t
       }))
-  })
+    const times = <A, E, R>(n: number, call: Effect.Effect<A, E, R>) =>
+      Effect.gen(function*() {
+        for (let i = 0; i < n; i++) yield* call
+      })
+    const each = <A, E, R>(n: number, call: (i: number) => Effect.Effect<A, E, R>) =>
+      Effect.forEach(Array.from({ length: n }, (_, i) => i), call, { concurrency: CONCURRENCY, discard: true })
+    return {
+      sequential: () => timedEffect(times(SEQUENTIAL, Presence.hereNow({ channels: ["room-0"] }))),
+      concurrent: () => timedEffect(each(CONCURRENT, (i) => Presence.hereNow({ channels: [`room-${i % 64}`] }))),
+      bigBody: () =>
+        timedEffect(times(
+          BIG,
+          Effect.map(
+            Presence.hereNow({ channels: bigChannels, stateInfo: "all", using: "static" }),
+            (r) => checkBig(r.totalOccupancy)
+          )
+        )),
+      heartbeat: () =>
+        timedEffect(
+          each(HEARTBEATS, (i) => Presence.announceHeartbeat({ channels: [`hb-${i % 1000}`], heartbeat: 300 }))
+        )
+    }
+  }
   const sdk = sdkRuns(runtime)
   const sdkPlatform = sdkRuns(runtimePlatform)
 
   const scenarios: Record<Scenario, Partial<Record<Client, () => Promise<number>>>> = {
     sequential: {
       sdk: sdk.sequential,
-      official: async () => {
-        const t = performance.now()
-        for (let i = 0; i < SEQUENTIAL; i++) await official.hereNow({ channels: ["room-0"] })
-        return performance.now() - t
-      },
-      fetch: async () => {
-        const t = performance.now()
-        for (let i = 0; i < SEQUENTIAL; i++) await getJson(url("bench", "/channel/room-0"))
-        return performance.now() - t
-      },
+      official: () => timed(() => inTurn(SEQUENTIAL, () => official.hereNow({ channels: ["room-0"] }))),
+      fetch: () => timed(() => inTurn(SEQUENTIAL, () => getJson(url("bench", "/channel/room-0")))),
       sdkPlatform: sdkPlatform.sequential
     },
     concurrent: {
       sdk: sdk.concurrent,
-      official: async () => {
-        const t = performance.now()
-        await pool(CONCURRENT, CONCURRENCY, (i) => official.hereNow({ channels: [`room-${i % 64}`] }))
-        return performance.now() - t
-      },
-      fetch: async () => {
-        const t = performance.now()
-        await pool(CONCURRENT, CONCURRENCY, (i) => getJson(url("bench", `/channel/room-${i % 64}`)))
-        return performance.now() - t
-      },
+      official: () =>
+        timed(() => pool(CONCURRENT, CONCURRENCY, (i) => official.hereNow({ channels: [`room-${i % 64}`] }))),
+      fetch: () => timed(() => pool(CONCURRENT, CONCURRENCY, (i) => getJson(url("bench", `/channel/room-${i % 64}`)))),
       sdkPlatform: sdkPlatform.concurrent
     },
     bigBody: {
       sdk: sdk.bigBody,
-      official: async () => {
-        const t = performance.now()
-        for (let i = 0; i < BIG; i++) {
-          const r = await officialStatic.hereNow({ channels: bigChannels, includeState: true })
-          if (r.totalOccupancy !== 20_000) throw new Error("bad decode")
-        }
-        return performance.now() - t
-      },
-      fetch: async () => {
-        const t = performance.now()
-        for (let i = 0; i < BIG; i++) {
-          const r = await getJson(url("static", `/channel/${bigChannels.join(",")}`, "state=1"))
-          if (r.payload.total_occupancy !== 20_000) throw new Error("bad decode")
-        }
-        return performance.now() - t
-      },
+      official: () =>
+        timed(() =>
+          inTurn(
+            BIG,
+            async () =>
+              checkBig((await officialStatic.hereNow({ channels: bigChannels, includeState: true })).totalOccupancy)
+          )
+        ),
+      fetch: () =>
+        timed(() =>
+          inTurn(BIG, async () =>
+            checkBig(
+              (await getJson(url("static", `/channel/${bigChannels.join(",")}`, "state=1"))).payload.total_occupancy
+            ))
+        ),
       sdkPlatform: sdkPlatform.bigBody
     },
     heartbeat: {
       sdk: sdk.heartbeat,
-      fetch: async () => {
-        const t = performance.now()
-        await pool(
-          HEARTBEATS,
-          CONCURRENCY,
-          (i) => getJson(url("bench", `/channel/hb-${i % 1000}/heartbeat`, "heartbeat=300"))
-        )
-        return performance.now() - t
-      },
+      fetch: () =>
+        timed(() =>
+          pool(
+            HEARTBEATS,
+            CONCURRENCY,
+            (i) => getJson(url("bench", `/channel/hb-${i % 1000}/heartbeat`, "heartbeat=300"))
+          )
+        ),
       sdkPlatform: sdkPlatform.heartbeat
     }
   }
