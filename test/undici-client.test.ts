@@ -8,11 +8,10 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Fiber, Option, Stream } from "effect"
-import { execFile } from "node:child_process"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { UndiciHttpClient } from "../src/node/index.js"
-import { root } from "./util/spawn.js"
+import { runNode } from "./util/spawn.js"
 
 interface Seen {
   readonly method: string
@@ -211,14 +210,9 @@ describe("UndiciHttpClient", () => {
     }).pipe(Effect.provide(UndiciHttpClient.layer)))
 
   it("an answer dropped unread gives its connection back once it is garbage (own process, --expose-gc)", async () => {
-    const out = await new Promise<string>((resolve, reject) =>
-      execFile(
-        process.execPath,
-        ["--expose-gc", "--import", "tsx", "test/fixtures/unread-body.ts"],
-        { cwd: root, timeout: 30_000 },
-        (error, stdout, stderr) => (error === null ? resolve(stdout) : reject(new Error(`${error.message}\n${stderr}`)))
-      )
-    )
+    const run = await runNode(["--expose-gc", "--import", "tsx", "test/fixtures/unread-body.ts"], {}, 30_000)
+    assert.strictEqual(run.code, 0, run.stderr)
+    const out = run.stdout
     assert.strictEqual(out.trim(), "200 released")
   })
 })

@@ -13,14 +13,14 @@ export interface Done {
   readonly stderr: string
 }
 
-/** Runs the CLI to completion. */
-export const runCli = (
+/** Runs `node` with `args` in the project root to completion. */
+export const runNode = (
   args: ReadonlyArray<string>,
   env: Record<string, string> = {},
   timeoutMs = 60_000
 ): Promise<Done> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/bin/pn-presence.ts", ...args], {
+    const child = spawn(process.execPath, args, {
       cwd: root,
       env: { ...process.env, NO_COLOR: "1", ...env },
       stdio: ["ignore", "pipe", "pipe"]
@@ -31,13 +31,20 @@ export const runCli = (
     child.stderr.on("data", (d) => (stderr += d))
     const timer = setTimeout(() => {
       child.kill("SIGKILL")
-      reject(new Error(`pn-presence ${args.join(" ")} timed out\n${stdout}\n${stderr}`))
+      reject(new Error(`node ${args.join(" ")} timed out\n${stdout}\n${stderr}`))
     }, timeoutMs)
     child.on("exit", (code, signal) => {
       clearTimeout(timer)
       resolve({ code, signal, stdout, stderr })
     })
   })
+
+/** Runs the CLI to completion. */
+export const runCli = (
+  args: ReadonlyArray<string>,
+  env: Record<string, string> = {},
+  timeoutMs = 60_000
+): Promise<Done> => runNode(["--import", "tsx", "src/bin/pn-presence.ts", ...args], env, timeoutMs)
 
 /** Starts a long-running CLI command and waits until its output matches `ready`. */
 export const startCli = (args: ReadonlyArray<string>, ready: RegExp) =>
