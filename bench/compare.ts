@@ -48,6 +48,13 @@ const median = (xs: ReadonlyArray<number>) => {
   return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
 
+/** The lower quartile, median and upper quartile (nearest rank). */
+const quartiles = (xs: ReadonlyArray<number>) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]
+  return { q1: at(0.25), median: median(s), q3: at(0.75) }
+}
+
 const verdict = (met: boolean | null, goal: number | null) => met === null ? "" : met ? " ✓" : ` ✗ (≤ ${goal})`
 
 const rotate = <A>(xs: ReadonlyArray<A>, by: number): ReadonlyArray<A> => {
@@ -284,6 +291,10 @@ const main = async () => {
     bigBody: { fetch: 2.0, official: 1.0 },
     heartbeat: { fetch: undefined, official: undefined }
   }
+  const roundRatios = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) => {
+    const q = quartiles(a.map((x, i) => x / b[i]))
+    return { q1: +q.q1.toFixed(2), median: +q.median.toFixed(2), q3: +q.q3.toFixed(2) }
+  }
   const rows = (Object.keys(samples) as Array<Scenario>).map((scenario) => {
     const m = (c: Client) => (samples[scenario][c].length === 0 ? undefined : median(samples[scenario][c]))
     const sdk = m("sdk") ?? Number.NaN
@@ -298,6 +309,9 @@ const main = async () => {
       sdkOnPlatformClientMicros: Math.round(onPlatform),
       sdkOverFetch: +(sdk / raw).toFixed(2),
       sdkOverOfficial: off === undefined ? null : +(sdk / off).toFixed(2),
+      // sdk/official within each round (the two ran back to back, so the machine's drift between
+      // rounds cancels): how far the ratio above could move, not a second verdict
+      sdkOverOfficialByRound: off === undefined ? null : roundRatios(samples[scenario].sdk, samples[scenario].official),
       // every round's µs per call, to show the spread behind the medians
       rounds: Object.fromEntries(
         (Object.keys(samples[scenario]) as Array<Client>).map((
@@ -348,6 +362,15 @@ const main = async () => {
       : r.sdkOverOfficial.toFixed(2) + verdict(r.meetsOfficialGoal, r.goalOverOfficial),
     "sdk on layerUndici": r.sdkOnPlatformClientMicros
   }])))
+  for (const r of rows) {
+    if (r.sdkOverOfficialByRound === null) continue
+    const q = r.sdkOverOfficialByRound
+    console.log(
+      `${label[r.scenario]}: sdk/official round by round ${q.median.toFixed(2)} (middle half ${q.q1.toFixed(2)}–${
+        q.q3.toFixed(2)
+      })`
+    )
+  }
   console.log(`coalescing: 640 identical concurrent here-now calls sent ${results.coalescing.requestsSent} request(s)`)
   // a partial run (BENCH_ONLY) does not replace the full results the docs quote
   writeResults(ONLY === undefined ? "latest.json" : "partial.json", results)
