@@ -72,11 +72,8 @@ export const layer = (c: Connection) =>
       subscribeKey,
       userId: Option.getOrElse(c.userId, () => "pn-presence-cli"),
       ...Option.match(c.publishKey, { onNone: () => ({}), onSome: (publishKey) => ({ publishKey }) }),
-      ...Option.match(c.secretKey, {
-        onNone: () => ({}),
-        onSome: (s) => ({ secretKey: Redacted.make(Redacted.value(s)) })
-      }),
-      ...Option.match(c.authKey, { onNone: () => ({}), onSome: (s) => ({ authKey: Redacted.make(Redacted.value(s)) }) })
+      ...Option.match(c.secretKey, { onNone: () => ({}), onSome: (secretKey) => ({ secretKey }) }),
+      ...Option.match(c.authKey, { onNone: () => ({}), onSome: (authKey) => ({ authKey }) })
     }).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
     return Layer.mergeAll(
       Keyset.layer({ default: keyset }),
