@@ -23,6 +23,7 @@ import * as Redacted from "effect/Redacted"
 import type { Keyset } from "../Keyset.js"
 import { InvalidArgumentError } from "../PresenceError.js"
 import { PubNubConfig } from "../PubNubConfig.js"
+import { baseUrl } from "./request.js"
 
 interface Entry<A, E> {
   /**
@@ -90,7 +91,7 @@ export const coalesce = <A, E, R>(
       flight.byClient.set(client, map)
     }
     const entries = map
-    const fullKey = `${config.secure ? "https" : "http"}://${config.origin}\u0000${key}`
+    const fullKey = `${baseUrl(config)}\u0000${key}`
     const run = (now: number): Effect.Effect<A, E, R | HttpClient.HttpClient> => {
       const hit = entries.get(fullKey)
       if (hit !== undefined && hit.expiresAt > now) {

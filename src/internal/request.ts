@@ -75,7 +75,8 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"
 const hex8 = (n: number) => HEX[n >>> 24] + HEX[(n >>> 16) & 255] + HEX[(n >>> 8) & 255] + HEX[n & 255]
 
 /**
- * A random v4 UUID from a `Random` service (so tests can seed it): four 32-bit draws.
+ * A random v4 UUID from a `Random` service (so tests can seed it): four 32-bit draws, with the
+ * version (4) and variant (10) bits set.
  *
  * @internal
  */
@@ -85,13 +86,18 @@ export const randomUuid = (random: Random.Random): Effect.Effect<string> => {
     Effect.flatMap(word, (b) =>
       Effect.flatMap(word, (c) =>
         Effect.map(word, (d) => {
-          const x = hex8(a) + hex8(b) + hex8(c) + hex8(d)
-          const variant = (8 | (parseInt(x[16], 16) & 3)).toString(16)
-          return `${x.slice(0, 8)}-${x.slice(8, 12)}-4${x.slice(13, 16)}-${variant}${x.slice(17, 20)}-${
-            x.slice(20, 32)
-          }`
+          const x = hex8(a) + hex8((b & 0xffff0fff) | 0x4000) + hex8((c & 0x3fffffff) | 0x80000000) + hex8(d)
+          return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`
         }))))
 }
+
+/**
+ * `http(s)://origin` for the configured service: where requests go, and part of what keys shared
+ * state (coalescing, heartbeat groups) so that two services never mix.
+ *
+ * @internal
+ */
+export const baseUrl = (config: Settings): string => `${config.secure ? "https" : "http"}://${config.origin}`
 
 /**
  * The query parameters every request carries, in the order they are sent: the operation's own,
@@ -170,15 +176,10 @@ const build = (
   query: ReadonlyArray<readonly [string, string]>,
   secrets: ReadonlyArray<string>
 ): Prepared => {
-  let full = ""
-  let safe = ""
-  for (const [key, value] of query) {
-    const pair = encode(key) + "=" + encode(value)
-    full += (full.length === 0 ? "" : "&") + pair
-    if (key !== "auth" && key !== "signature") safe += (safe.length === 0 ? "" : "&") + pair
-  }
+  const full = encodeQuery(query)
+  const safe = encodeQuery(query.filter(([key]) => key !== "auth" && key !== "signature"))
   const target = full.length === 0 ? path : `${path}?${full}`
-  const base = `${config.secure ? "https" : "http"}://${config.origin}`
+  const base = baseUrl(config)
   return {
     url: base + target,
     safeUrl: safe.length === 0 ? base + path : `${base}${path}?${safe}`,

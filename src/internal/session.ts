@@ -40,10 +40,11 @@ import {
   SessionRegistry,
   SessionStatus
 } from "../PresenceSession.js"
-import { PubNubConfig } from "../PubNubConfig.js"
+import { PubNubConfig, type Settings } from "../PubNubConfig.js"
 import { keysetKey } from "./coalesce.js"
 import { type HeapItem, TimeHeap, waitUntil } from "./heap.js"
 import * as Ops from "./operations.js"
+import { baseUrl } from "./request.js"
 import { checkHeartbeat } from "./validation.js"
 
 type Requirements = KeysetService | HttpClient.HttpClient
@@ -238,7 +239,6 @@ const schedulerLoop = (s: Scheduler) =>
     }
   })
 
-/** One heartbeat for `targets` (default: everything the group holds). Call under `g.lock`. */
 /** One heartbeat request, counted in the metrics and traced: what `enter` and every beat send. */
 const heartbeatRequest = (
   keyset: Keyset,
@@ -335,8 +335,7 @@ const step = (g: Group): Effect.Effect<void, never, Requirements> =>
 // enter
 // ---------------------------------------------------------------------------------------------
 
-const groupKey = (keyset: Keyset, origin: string, secure: boolean): string =>
-  `${secure ? "https" : "http"}://${origin}\u0000${keysetKey(keyset)}`
+const groupKey = (keyset: Keyset, config: Settings): string => `${baseUrl(config)}\u0000${keysetKey(keyset)}`
 
 interface Validated {
   readonly target: { readonly channels: ReadonlyArray<string>; readonly channelGroups: ReadonlyArray<string> }
@@ -552,7 +551,7 @@ export const enter = (
       intervalMs: v.intervalMs
     }
     const scheduler = yield* schedulerFor(registry, client)
-    const key = groupKey(v.keyset, config.origin, config.secure)
+    const key = groupKey(v.keyset, config)
     let g = scheduler.groups.get(key)
     if (g === undefined || g.stopped) {
       g = {
