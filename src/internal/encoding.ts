@@ -1,8 +1,9 @@
 /**
- * PubNub percent-encoding and the one place that builds query strings.
+ * PubNub percent-encoding, the one place that builds query strings, and parsing JSON text.
  *
  * @internal
  */
+import * as Option from "effect/Option"
 
 const extra = /[!'()*~]/g
 const unreserved = /^[A-Za-z0-9_.-]*$/
@@ -71,3 +72,10 @@ export const decodePathSegment = (value: string): string | undefined => {
  * @internal
  */
 export const splitList = (value: string): Array<string> => value.split(",").filter((s) => s.length > 0)
+
+/**
+ * JSON text parsed, or none when it is not JSON (or is truncated).
+ *
+ * @internal
+ */
+export const parseJson: (text: string) => Option.Option<unknown> = Option.liftThrowable(JSON.parse)

@@ -34,7 +34,7 @@ import {
 } from "../PresenceError.js"
 import { PubNubConfig, type Settings } from "../PubNubConfig.js"
 import { withDeadline } from "./deadline.js"
-import { encode, encodeQuery } from "./encoding.js"
+import { encode, encodeQuery, parseJson } from "./encoding.js"
 import { ErrorBody } from "./wire.js"
 
 /** Errors the pipeline itself can produce. @internal */
@@ -249,8 +249,6 @@ const decodeErrorBody = Schema.decodeUnknownOption(ErrorBody)
 /** A body that carries an error status of its own ("false 200"). */
 const looksLikeError = (json: unknown): boolean =>
   typeof json === "object" && json !== null && "status" in json && typeof json.status === "number" && json.status >= 400
-
-const parseJson: (body: string) => Option.Option<unknown> = Option.liftThrowable(JSON.parse)
 
 /**
  * Parses `Retry-After` (seconds, or an HTTP date relative to `nowMillis`).

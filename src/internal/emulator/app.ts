@@ -28,6 +28,7 @@ import type {
   Snapshot
 } from "../../Emulator.js"
 import { InvalidArgumentError } from "../../PresenceError.js"
+import { parseJson } from "../encoding.js"
 import { waitUntil } from "../heap.js"
 import { Faults, FaultSpec } from "./faults.js"
 import { handle, type Handled, makeOptions, type Operation, presenceError, type Reply } from "./handlers.js"
@@ -76,7 +77,6 @@ const decodeFault = Schema.decodeUnknownEither(FaultSpec)
 const AdvanceBody = Schema.Struct({ seconds: Schema.Number.pipe(Schema.finite(), Schema.nonNegative()) })
 const decodeAdvance = Schema.decodeUnknownEither(AdvanceBody)
 
-const parseJson: (text: string) => Option.Option<unknown> = Option.liftThrowable(JSON.parse)
 const parseBody = (text: string): unknown => text.trim().length === 0 ? {} : Option.getOrUndefined(parseJson(text))
 
 /**

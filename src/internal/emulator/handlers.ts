@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type { RequestRecord } from "../../Emulator.js"
-import { decodePathSegment, decodeQueryValue, splitList } from "../encoding.js"
+import { decodePathSegment, decodeQueryValue, parseJson, splitList } from "../encoding.js"
 import { sign } from "../request.js"
 import { checkHeartbeat, checkLimit, checkName, checkOffset, checkUserId, isFlatState } from "../validation.js"
 import type * as Wire from "../wire.js"
@@ -152,8 +152,6 @@ const callerUuid = (query: ReadonlyMap<string, string>): Checked<string> => {
     ? bad(presenceError(400, "Missing or invalid uuid"))
     : good(uuid)
 }
-
-const parseJson: (text: string) => Option.Option<unknown> = Option.liftThrowable(JSON.parse)
 
 // ---------------------------------------------------------------------------------------------
 // access: keys, signatures, grants
