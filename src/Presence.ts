@@ -10,12 +10,10 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { cacheTtlMillis, coalesce, keysetKey, makeFlight } from "./internal/coalesce.js"
 import * as internal from "./internal/operations.js"
 import type { KeysetSelection, KeysetService } from "./Keyset.js"
 import type { PresenceError } from "./PresenceError.js"
@@ -233,14 +231,6 @@ const operation = (name: string) =>
         )
     ))
 
-const hereNowFlight = makeFlight<internal.RawHereNow, internal.OperationError>()
-
-// names cannot contain `,` or control characters (validation.ts), so joining them is unambiguous
-const hereNowKey = (p: internal.HereNowPlan): string =>
-  `hereNow\u0000${keysetKey(p.keyset)}\u0000${p.target.channels.join(",")}\u0000${
-    p.target.channelGroups.join(",")
-  }\u0000${p.stateInfo}\u0000${p.limit ?? ""}\u0000${p.offset}`
-
 /**
  * An instance of a result class without running its constructor: the wire schemas have validated
  * the data already, and a large here-now answer holds tens of thousands of occupants (the
@@ -319,19 +309,12 @@ const toHereNowResult = (raw: internal.RawHereNow, p: internal.HereNowPlan): Her
 export const hereNow: (
   options?: HereNowOptions
 ) => Effect.Effect<HereNowResult, PresenceError, Requirements> = operation("Presence.hereNow")(
-  (options?: HereNowOptions) => {
-    // the most called operation: plain steps, no generator
-    const ttl = cacheTtlMillis(options?.cacheTtl)
-    if (Either.isLeft(ttl)) return Either.left(ttl.left)
-    return Effect.flatMap(
+  // the most called operation: plain steps, no generator
+  (options?: HereNowOptions) =>
+    Effect.flatMap(
       internal.hereNowPlan(options ?? {}),
-      (p) =>
-        Effect.map(
-          coalesce(hereNowFlight, hereNowKey(p), ttl.right, internal.hereNow(p)),
-          (raw) => toHereNowResult(raw, p)
-        )
+      (p) => Effect.map(internal.hereNow(p), (raw) => toHereNowResult(raw, p))
     )
-  }
 )
 
 /**
@@ -348,8 +331,7 @@ export const hereNowAll: (
     const first = yield* internal.hereNowPlan({ ...options, offset: 0 })
     const page = first.limit === undefined || first.limit === 0 ? DEFAULT_PAGE : first.limit
     let p: internal.HereNowPlan = { ...first, limit: first.limit === 0 ? 0 : page }
-    const ttl = yield* cacheTtlMillis(options?.cacheTtl)
-    const totals = yield* coalesce(hereNowFlight, hereNowKey(p), ttl, internal.hereNow(p))
+    const totals = yield* internal.hereNow(p)
     const counts = new Map<string, number>()
     const lists = new Map<string, Map<string, OccupantInfo>>()
     for (const ch of totals.channels) {
@@ -375,7 +357,7 @@ export const hereNowAll: (
       // stop when done, or when a page brings nothing new (a server ignoring offset)
       if (!more || added === 0 || p.stateInfo === "none" || p.limit === 0) break
       p = { ...p, offset: p.offset + page }
-      raw = yield* coalesce(hereNowFlight, hereNowKey(p), ttl, internal.hereNow(p))
+      raw = yield* internal.hereNow(p)
     }
     const channels = new Map<string, ChannelOccupancy>()
     for (const [name, count] of counts) {

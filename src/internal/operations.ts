@@ -206,6 +206,7 @@ export interface HereNowOptions extends Targets, KeysetSelection {
   readonly stateInfo?: StateInfo | undefined
   readonly limit?: number | undefined
   readonly offset?: number | undefined
+  readonly cacheTtl?: unknown
 }
 
 const decodeNested = decodeWith(Wire.HereNowNested)
@@ -272,6 +273,8 @@ export interface HereNowPlan {
   readonly stateInfo: StateInfo
   readonly limit: number | undefined
   readonly offset: number
+  /** how long a success may be reused (0: only shared while in flight) */
+  readonly ttlMillis: number
 }
 
 const stateInfos: ReadonlyArray<unknown> = ["all", "onlyUUIDs", "none"]
@@ -280,6 +283,8 @@ const stateInfos: ReadonlyArray<unknown> = ["all", "onlyUUIDs", "none"]
 export const hereNowPlan = (
   options: HereNowOptions
 ): Effect.Effect<HereNowPlan, InvalidArgumentError | KeysetNotFoundError, KeysetService> => {
+  const ttlMillis = cacheTtlMillis(options.cacheTtl)
+  if (Either.isLeft(ttlMillis)) return Either.left(ttlMillis.left)
   const target = targets(options, false)
   if (Either.isLeft(target)) return Either.left(target.left)
   const stateInfo = options.stateInfo ?? "onlyUUIDs"
@@ -297,12 +302,26 @@ export const hereNowPlan = (
     target: target.right,
     stateInfo,
     limit: options.limit,
-    offset: options.offset ?? 0
+    offset: options.offset ?? 0,
+    ttlMillis: ttlMillis.right
   }))
 }
 
-/** One here-now call (split as needed). @internal */
+const hereNowFlight = makeFlight<RawHereNow, OperationError>()
+
+// names cannot contain `,` or control characters (validation.ts), so joining them is unambiguous
+const hereNowKey = (p: HereNowPlan): string =>
+  `hereNow\u0000${keysetKey(p.keyset)}\u0000${p.target.channels.join(",")}\u0000${
+    p.target.channelGroups.join(",")
+  }\u0000${p.stateInfo}\u0000${p.limit ?? ""}\u0000${p.offset}`
+
+/** One here-now call (split as needed), shared with identical calls in flight. @internal */
 export const hereNow = (
+  p: HereNowPlan
+): Effect.Effect<RawHereNow, OperationError, HttpClient.HttpClient | KeysetService> =>
+  coalesce(hereNowFlight, hereNowKey(p), p.ttlMillis, hereNowRequest(p))
+
+const hereNowRequest = (
   p: HereNowPlan
 ): Effect.Effect<RawHereNow, OperationError, HttpClient.HttpClient | KeysetService> => {
   const query: Array<readonly [string, string]> = []
