@@ -169,6 +169,13 @@ export const chunkCall = (
   query: chunk.channelGroups.length > 0 ? [...query, ["channel-group", chunk.channelGroups.join(",")]] : query
 })
 
+/**
+ * The channel of a chunk that is exactly one channel: the service answers such a request in its
+ * flat, one-channel shape, which does not name the channel.
+ */
+const singleChannel = (chunk: Chunk): string | undefined =>
+  chunk.channels.length === 1 && chunk.channelGroups.length === 0 ? chunk.channels[0] : undefined
+
 const CHUNK_CONCURRENCY = 4
 
 /** Runs one call per chunk (several at a time); a single chunk runs directly. @internal */
@@ -336,7 +343,7 @@ const hereNowRequest = (
     execute(
       p.keyset,
       chunkCall(chunk, "", query),
-      decodeHereNow(chunk.channels.length === 1 && chunk.channelGroups.length === 0 ? chunk.channels[0] : undefined)
+      decodeHereNow(singleChannel(chunk))
     )
   return Effect.flatMap(
     planCalls(p.keyset, p.target, "", query),
@@ -447,9 +454,7 @@ export const getState = (
           execute(
             keyset,
             chunkCall(chunk, suffix, []),
-            decodeGetState(
-              chunk.channels.length === 1 && chunk.channelGroups.length === 0 ? chunk.channels[0] : undefined
-            )
+            decodeGetState(singleChannel(chunk))
           )
       )
     )
