@@ -55,27 +55,29 @@ const targetOf = (request: HttpClientRequest.HttpClientRequest): Either.Either<T
 
 type RequestBody = string | Uint8Array | Readable | null
 
+/** A request body as sent, with the content type when encoding chose it (a multipart boundary). */
 interface Encoded {
   readonly body: RequestBody
-  /** set when encoding chose it (a multipart boundary) */
   readonly contentType?: string | undefined
 }
+
+const NO_BODY: Encoded = { body: null }
 
 const isReadable = (u: unknown): u is Readable =>
   typeof u === "object" && u !== null && "pipe" in u && typeof u.pipe === "function"
 
 const bodyOf = (
   request: HttpClientRequest.HttpClientRequest
-): RequestBody | Effect.Effect<RequestBody | Encoded, HttpClientError.RequestError> => {
+): Encoded | Effect.Effect<Encoded, HttpClientError.RequestError> => {
   const body = request.body
   switch (body._tag) {
     case "Empty":
-      return null
+      return NO_BODY
     case "Uint8Array":
-      return body.body
+      return { body: body.body }
     case "Raw":
       return typeof body.body === "string" || body.body instanceof Uint8Array || isReadable(body.body)
-        ? body.body
+        ? { body: body.body }
         : Effect.fail(
           new HttpClientError.RequestError({
             request,
@@ -95,12 +97,9 @@ const bodyOf = (
       })
     }
     case "Stream":
-      return NodeStream.toReadable(body.stream)
+      return Effect.map(NodeStream.toReadable(body.stream), (readable): Encoded => ({ body: readable }))
   }
 }
-
-const isEncoded = (u: RequestBody | Encoded): u is Encoded =>
-  typeof u === "object" && u !== null && !(u instanceof Uint8Array) && !isReadable(u)
 
 // Answers nobody reads would hold their connection: when one is garbage-collected unread, its
 // body is destroyed (as the platform's clients do). Reading an answer takes it off the registry,
@@ -229,8 +228,7 @@ const send = (
   dispatcher: Undici.Dispatcher,
   request: HttpClientRequest.HttpClientRequest,
   target: Target,
-  body: RequestBody,
-  contentType?: string
+  { body, contentType }: Encoded
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError> =>
   Effect.async((resume) => {
     // undici takes an EventEmitter as the abort signal: ~50× cheaper per request than an
@@ -272,10 +270,7 @@ export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient =>
         }
         const body = bodyOf(request)
         return Effect.isEffect(body)
-          ? Effect.flatMap(body, (b) =>
-            isEncoded(b)
-              ? send(dispatcher, request, target.right, b.body, b.contentType)
-              : send(dispatcher, request, target.right, b))
+          ? Effect.flatMap(body, (b) => send(dispatcher, request, target.right, b))
           : send(dispatcher, request, target.right, body)
       }),
     Effect.succeed
