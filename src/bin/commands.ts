@@ -44,6 +44,10 @@ const parseState = (
         )
   })
 
+/** Channels and groups as one list for a sentence: `a, b, group g`. */
+const places = (channels: ReadonlyArray<string>, groups: ReadonlyArray<string>) =>
+  [...channels, ...groups.map((g) => `group ${g}`)].join(", ")
+
 const print = (c: Connection, json: unknown, text: string) => Console.log(c.json ? JSON.stringify(json, null, 2) : text)
 
 const run = <A, E, R>(c: Connection, effect: Effect.Effect<A, E, R>) =>
@@ -159,11 +163,10 @@ const heartbeat = Command.make(
           state: perName
         })
       )
-      const where = [...r.channels, ...r.channelGroups.map((g) => `group ${g}`)].join(", ")
       yield* print(
         o,
         { channels: r.channels, channelGroups: r.channelGroups, heartbeat: r.heartbeat },
-        `present in ${where} for ${r.heartbeat} s`
+        `present in ${places(r.channels, r.channelGroups)} for ${r.heartbeat} s`
       )
     })
 ).pipe(Command.withDescription("Announce presence once (join if not present) for --heartbeat seconds"))
@@ -171,8 +174,11 @@ const heartbeat = Command.make(
 const leave = Command.make("leave", { ...connection, channels, groups }, (o) =>
   Effect.gen(function*() {
     const r = yield* run(o, Presence.announceLeave({ channels: o.channels, channelGroups: o.groups }))
-    const where = [...r.channels, ...r.channelGroups.map((g) => `group ${g}`)].join(", ")
-    yield* print(o, { action: r.action, channels: r.channels, channelGroups: r.channelGroups }, `left ${where}`)
+    yield* print(
+      o,
+      { action: r.action, channels: r.channels, channelGroups: r.channelGroups },
+      `left ${places(r.channels, r.channelGroups)}`
+    )
   })).pipe(Command.withDescription("Leave channels and groups at once"))
 
 export const networkCommands = [hereNow, whereNow, state, heartbeat, leave] as const
