@@ -13,6 +13,9 @@ export interface Done {
   readonly stderr: string
 }
 
+/** `node` arguments that run the CLI from source. */
+const CLI = ["--import", "tsx", "src/bin/pn-presence.ts"]
+
 /** Runs `node` with `args` in the project root to completion. */
 export const runNode = (
   args: ReadonlyArray<string>,
@@ -44,13 +47,13 @@ export const runCli = (
   args: ReadonlyArray<string>,
   env: Record<string, string> = {},
   timeoutMs = 60_000
-): Promise<Done> => runNode(["--import", "tsx", "src/bin/pn-presence.ts", ...args], env, timeoutMs)
+): Promise<Done> => runNode([...CLI, ...args], env, timeoutMs)
 
 /** Starts a long-running CLI command and waits until its output matches `ready`. */
 export const startCli = (args: ReadonlyArray<string>, ready: RegExp) =>
   new Promise<{ match: RegExpExecArray; output: () => string; stop: (signal: NodeJS.Signals) => Promise<Done> }>(
     (resolve, reject) => {
-      const child = spawn(process.execPath, ["--import", "tsx", "src/bin/pn-presence.ts", ...args], {
+      const child = spawn(process.execPath, [...CLI, ...args], {
         cwd: root,
         env: { ...process.env, NO_COLOR: "1" },
         stdio: ["ignore", "pipe", "pipe"]
