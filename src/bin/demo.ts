@@ -11,13 +11,12 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
+import type * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Emulator from "../Emulator.js"
 import { Keyset, Presence, PubNubConfig } from "../index.js"
-import { UndiciHttpClient } from "../node/index.js"
-import { NodeEmulator } from "../node/index.js"
+import { NodeEmulator, UndiciHttpClient } from "../node/index.js"
 import { hereNowTable } from "./format.js"
 
 const ROOMS = ["lobby", "kitchen"]
@@ -51,10 +50,7 @@ const story = (stage: Stage) =>
         subscribeKey: stage.subscribeKey,
         userId,
         ...Option.match(stage.publishKey, { onNone: () => ({}), onSome: (publishKey) => ({ publishKey }) }),
-        ...Option.match(stage.secretKey, {
-          onNone: () => ({}),
-          onSome: (s) => ({ secretKey: Redacted.make(Redacted.value(s)) })
-        })
+        ...Option.match(stage.secretKey, { onNone: () => ({}), onSome: (secretKey) => ({ secretKey }) })
       })
     const [alice, bob, carol, dave] = ["alice", "bob", "carol", "dave"].map(user)
     const onEmulator = Option.isSome(stage.emulator)
