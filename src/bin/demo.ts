@@ -21,6 +21,10 @@ import { hereNowTable } from "./format.js"
 
 const ROOMS = ["lobby", "kitchen"]
 
+/** A here-now table, indented under the demo's steps. */
+const indentedTable = (here: Presence.HereNowResult): string =>
+  "\n" + hereNowTable(here).split("\n").map((l) => "    " + l).join("\n")
+
 const describeEvent = (e: Emulator.PresenceEvent): string => {
   const here = `(${e.occupancy} here)`
   switch (e.action) {
@@ -59,7 +63,7 @@ const story = (stage: Stage) =>
     const table = Effect.gen(function*() {
       yield* stage.pause
       const here = yield* Presence.hereNow({ channels: ROOMS, stateInfo: "all", keyset: alice })
-      yield* Console.log("\n" + hereNowTable(here).split("\n").map((l) => "    " + l).join("\n"))
+      yield* Console.log(indentedTable(here))
     })
     const scopes = {
       alice: yield* Scope.make(),
@@ -75,7 +79,7 @@ const story = (stage: Stage) =>
     }
 
     yield* step("alice enters the lobby, feeling happy (heartbeat 120 s)")
-    const aliceSession = yield* Scope.extend(
+    yield* Scope.extend(
       Presence.enter({ channels: ["lobby"], heartbeat: 120, state: { lobby: { mood: "happy" } }, keyset: alice }),
       scopes.alice
     )
@@ -105,7 +109,6 @@ const story = (stage: Stage) =>
     yield* step("bob starts typing in the lobby")
     yield* bobSession.setState({ typing: true }, { channels: ["lobby"] })
     yield* step("alice says goodbye and leaves")
-    void aliceSession
     yield* Scope.close(scopes.alice, Exit.void)
     yield* table
 
@@ -127,7 +130,7 @@ const story = (stage: Stage) =>
     yield* step("summary: here-now across the whole keyset")
     yield* stage.pause
     const everyone = yield* Presence.hereNow({ stateInfo: "all", keyset: alice })
-    yield* Console.log("\n" + hereNowTable(everyone).split("\n").map((l) => "    " + l).join("\n"))
+    yield* Console.log(indentedTable(everyone))
 
     yield* step("everyone else leaves")
     yield* Scope.close(scopes.bob, Exit.void)
