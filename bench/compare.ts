@@ -23,9 +23,9 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { cpus, totalmem } from "node:os"
 import PubNub from "pubnub"
-import { Keyset, Presence, PubNubConfig } from "../src/index.js"
+import { Keyset, Presence } from "../src/index.js"
 import { UndiciHttpClient } from "../src/node/index.js"
-import { run, startEmulatorProcess, writeResults } from "./util.js"
+import { run, sdkLayer, startEmulatorProcess, writeResults } from "./util.js"
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9)
 // BENCH_ONLY=concurrent,bigBody runs some scenarios (for investigating; the README's figures run
@@ -111,13 +111,7 @@ const main = async () => {
   const staticKeyset = new Keyset.Keyset({ subscribeKey: "static", userId: "bench-sdk" })
   // the SDK on its recommended Node client, and (for comparison) on the platform's undici client
   const runtimeOn = (client: Layer.Layer<HttpClient.HttpClient>) =>
-    ManagedRuntime.make(
-      Layer.mergeAll(
-        client,
-        Keyset.layer({ default: keyset, named: { static: staticKeyset } }),
-        PubNubConfig.layer({ origin, secure: false })
-      )
-    )
+    ManagedRuntime.make(sdkLayer(client, origin, { default: keyset, named: { static: staticKeyset } }))
   const runtime = runtimeOn(UndiciHttpClient.layer)
   const runtimePlatform = runtimeOn(NodeHttpClient.layerUndici)
   const official = new PubNub({

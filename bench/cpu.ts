@@ -7,11 +7,11 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Effect, Layer, ManagedRuntime } from "effect"
+import { Effect, ManagedRuntime } from "effect"
 import { Agent } from "undici"
-import { Keyset, Presence, PubNubConfig } from "../src/index.js"
+import { Keyset, Presence } from "../src/index.js"
 import { UndiciHttpClient } from "../src/node/index.js"
-import { run, startEmulatorProcess } from "./util.js"
+import { run, sdkLayer, startEmulatorProcess } from "./util.js"
 
 const N = 3000
 
@@ -38,11 +38,9 @@ const main = async () => {
       ["NodeHttpClient.layerUndici", NodeHttpClient.layerUndici]
     ] as const
   ) {
-    const runtime = ManagedRuntime.make(Layer.mergeAll(
-      client,
-      Keyset.layer({ default: new Keyset.Keyset({ subscribeKey: "bench", userId: "bench" }) }),
-      PubNubConfig.layer({ origin: server.origin, secure: false })
-    ))
+    const runtime = ManagedRuntime.make(
+      sdkLayer(client, server.origin, { default: new Keyset.Keyset({ subscribeKey: "bench", userId: "bench" }) })
+    )
     await measure(`sdk on ${name}`, () =>
       runtime.runPromise(Effect.gen(function*() {
         for (let i = 0; i < N; i++) yield* Presence.hereNow({ channels: ["room-0"] })

@@ -13,7 +13,7 @@ import autocannon from "autocannon"
 import { Effect } from "effect"
 import { cpus, totalmem } from "node:os"
 import * as Emulator from "../src/Emulator.js"
-import { run, startEmulatorProcess, writeResults } from "./util.js"
+import { fullGc, run, startEmulatorProcess, writeResults } from "./util.js"
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10)
 
@@ -22,17 +22,11 @@ const cannon = (opts: autocannon.Options) =>
     autocannon(opts, (err, result) => (err ? reject(err) : resolve(result)))
   )
 
-const gc = () => {
-  const g = (globalThis as { gc?: () => void }).gc
-  if (g === undefined) throw new Error("run with --expose-gc")
-  for (let i = 0; i < 3; i++) g()
-}
-
 const memoryPerOccupant = async (occupants: number) => {
   return Effect.runPromise(
     Effect.gen(function*() {
       const em = yield* Emulator.Emulator
-      gc()
+      fullGc()
       const before = process.memoryUsage().heapUsed
       // 10 channels per uuid, like a user in a handful of rooms
       const perUuid = 10
@@ -40,7 +34,7 @@ const memoryPerOccupant = async (occupants: number) => {
         const channels = Array.from({ length: perUuid }, (_, c) => `room-${(u * 7 + c) % 5000}`).join(",")
         yield* em.serve("GET", `/v2/presence/sub-key/bench/channel/${channels}/heartbeat?uuid=user-${u}&heartbeat=300`)
       }
-      gc()
+      fullGc()
       const after = process.memoryUsage().heapUsed
       const snap = yield* em.snapshot.pipe(Effect.map((s) => s.present))
       return { present: snap, bytesPerOccupant: (after - before) / snap }

@@ -7,23 +7,17 @@
  * Goal (issue 4): heap growth ≤ 4 KB per session. Results in bench/results/sessions.json.
  */
 import { NodeHttpClient } from "@effect/platform-node"
-import { Effect, Exit, Layer, Scope } from "effect"
+import { Effect, Exit, Scope } from "effect"
 import { cpus } from "node:os"
 import { monitorEventLoopDelay } from "node:perf_hooks"
-import { Keyset, Presence, PubNubConfig } from "../src/index.js"
+import { Keyset, Presence } from "../src/index.js"
 import { UndiciHttpClient } from "../src/node/index.js"
-import { run, startEmulatorProcess, writeResults } from "./util.js"
+import { fullGc, run, sdkLayer, startEmulatorProcess, writeResults } from "./util.js"
 
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 10_000)
 const HEARTBEAT = 20
 const INTERVAL = 9 // seconds: three intervals take 27 s of real time
 const CHANNELS = 100
-
-const gc = () => {
-  const g = (globalThis as { gc?: () => void }).gc
-  if (g === undefined) throw new Error("run with --expose-gc")
-  for (let i = 0; i < 3; i++) g()
-}
 
 const presentCount = async (origin: string) => {
   const snap = await fetch(`http://${origin}/__emulator/state`).then((r) =>
@@ -45,10 +39,10 @@ const main = async () => {
     { length: SESSIONS },
     (_, i) => new Keyset.Keyset({ subscribeKey: "bench", userId: `session-${i}` })
   )
-  const layer = Layer.mergeAll(
+  const layer = sdkLayer(
     process.env.CLIENT === "platform" ? NodeHttpClient.layerUndici : UndiciHttpClient.layer,
-    Keyset.layer({ default: keysets[0] }),
-    PubNubConfig.layer({ origin: server.origin, secure: false })
+    server.origin,
+    { default: keysets[0] }
   )
   try {
     const result = await Effect.runPromise(
@@ -57,7 +51,7 @@ const main = async () => {
         // warm up the client and the code paths, then measure from a clean heap
         yield* Presence.announceHeartbeat({ channels: ["warmup"], keyset: keysets[0] })
         yield* Presence.announceLeave({ channels: ["warmup"], keyset: keysets[0] })
-        gc()
+        fullGc()
         const heapBefore = process.memoryUsage().heapUsed
         const enterStart = performance.now()
         yield* Effect.forEach(
@@ -70,7 +64,7 @@ const main = async () => {
           { concurrency: 256, discard: true }
         )
         const enterSeconds = (performance.now() - enterStart) / 1000
-        gc()
+        fullGc()
         const heapAfter = process.memoryUsage().heapUsed
 
         const delay = monitorEventLoopDelay({ resolution: 10 })

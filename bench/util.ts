@@ -2,9 +2,12 @@
  * Benchmark helpers: the socket emulator in its own process (so the load generator and the
  * server do not share a core's event loop).
  */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import { Layer } from "effect"
 import { spawn } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+import { Keyset, PubNubConfig } from "../src/index.js"
 
 export interface EmulatorProcess {
   readonly origin: string
@@ -53,4 +56,19 @@ export const run = (main: () => Promise<void>): void => {
     console.error(e)
     process.exit(1)
   })
+}
+
+/** The SDK's services on `client`, aimed at the emulator at `origin` (plain http). */
+export const sdkLayer = (
+  client: Layer.Layer<HttpClient.HttpClient>,
+  origin: string,
+  keysets: Keyset.Options
+): Layer.Layer<HttpClient.HttpClient | Keyset.KeysetService> =>
+  Layer.mergeAll(client, Keyset.layer(keysets), PubNubConfig.layer({ origin, secure: false }))
+
+/** A full garbage collection (three rounds, so weak references and finalizers settle). */
+export const fullGc = (): void => {
+  const g = (globalThis as { gc?: () => void }).gc
+  if (g === undefined) throw new Error("run with --expose-gc")
+  for (let i = 0; i < 3; i++) g()
 }
