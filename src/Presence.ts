@@ -199,7 +199,8 @@ export interface HereNowOptions extends Targets, KeysetSelection, Caching {
 /**
  * Reads (here-now, where-now, get-state) that are identical — same keyset, options and channels —
  * and concurrent share one request. `cacheTtl` also reuses a successful answer for that long
- * (off by default; PubNub itself caches here-now for 3 seconds).
+ * (off by default; PubNub itself caches here-now for 3 seconds). Here-now callers that share a
+ * request also share its result: the same (immutable) `HereNowResult`, built once.
  *
  * @since 0.1.0
  * @category models
@@ -288,6 +289,11 @@ const toHereNowResult = (raw: internal.RawHereNow, p: internal.HereNowPlan): Her
   })
 }
 
+// callers that share a here-now call (in flight, or cached with `cacheTtl`) share its result
+const sharedHereNowResult = internal.sharedHereNow(toHereNowResult)
+// hereNowAll's pages: the raw answers, merged into one result at the end
+const sharedHereNowPage = internal.sharedHereNow((raw) => raw)
+
 /**
  * Who is present: in some channels, in channel groups (listed by member channel), or — with
  * neither — in the whole keyset.
@@ -313,7 +319,7 @@ export const hereNow: (
   (options?: HereNowOptions) =>
     Effect.flatMap(
       internal.hereNowPlan(options ?? {}),
-      (p) => Effect.map(internal.hereNow(p), (raw) => toHereNowResult(raw, p))
+      sharedHereNowResult
     )
 )
 
@@ -331,7 +337,7 @@ export const hereNowAll: (
     const first = yield* internal.hereNowPlan({ ...options, offset: 0 })
     const page = first.limit === undefined || first.limit === 0 ? DEFAULT_PAGE : first.limit
     let p: internal.HereNowPlan = { ...first, limit: first.limit === 0 ? 0 : page }
-    const totals = yield* internal.hereNow(p)
+    const totals = yield* sharedHereNowPage(p)
     const counts = new Map<string, number>()
     const lists = new Map<string, Map<string, OccupantInfo>>()
     for (const ch of totals.channels) {
@@ -357,7 +363,7 @@ export const hereNowAll: (
       // stop when done, or when a page brings nothing new (a server ignoring offset)
       if (!more || added === 0 || p.stateInfo === "none" || p.limit === 0) break
       p = { ...p, offset: p.offset + page }
-      raw = yield* internal.hereNow(p)
+      raw = yield* sharedHereNowPage(p)
     }
     const channels = new Map<string, ChannelOccupancy>()
     for (const [name, count] of counts) {

@@ -28,9 +28,12 @@ describe("coalescing identical concurrent reads", () => {
       const exits = yield* concurrently(100, Presence.hereNow({ channels: ["lobby"] }))
       assert.strictEqual(f.requests.length, 1)
       assert.isTrue(exits.every(Exit.isSuccess))
+      const first = exits[0]
       for (const exit of exits) {
         if (Exit.isSuccess(exit)) {
           assert.deepStrictEqual([...(exit.value.channels.get("lobby")?.uuids.keys() ?? [])], ["a", "b"])
+          // the result is built once and shared, not rebuilt per caller
+          assert.strictEqual(exit.value, Exit.isSuccess(first) ? first.value : undefined)
         }
       }
     }).pipe(Effect.provide(f.layer))
@@ -96,13 +99,17 @@ describe("coalescing identical concurrent reads", () => {
   it.effect("cacheTtl reuses a success for that long", () => {
     const f = Fake.layer(() => Fake.json(flat))
     return Effect.gen(function*() {
-      yield* Presence.hereNow({ channels: ["lobby"], cacheTtl: "2 seconds" })
+      const first = yield* Presence.hereNow({ channels: ["lobby"], cacheTtl: "2 seconds" })
       yield* TestClock.adjust("1 second")
-      yield* Presence.hereNow({ channels: ["lobby"], cacheTtl: "2 seconds" })
+      const hit = yield* Presence.hereNow({ channels: ["lobby"], cacheTtl: "2 seconds" })
       assert.strictEqual(f.requests.length, 1)
+      // a hit hands out the cached result itself
+      assert.strictEqual(hit, first)
       yield* TestClock.adjust("1500 millis")
-      yield* Presence.hereNow({ channels: ["lobby"], cacheTtl: "2 seconds" })
+      const fresh = yield* Presence.hereNow({ channels: ["lobby"], cacheTtl: "2 seconds" })
       assert.strictEqual(f.requests.length, 2)
+      assert.notStrictEqual(fresh, first)
+      assert.deepStrictEqual([...(fresh.channels.get("lobby")?.uuids.keys() ?? [])], ["a", "b"])
       const bad = yield* Effect.flip(Presence.hereNow({ channels: ["lobby"], cacheTtl: "forever" as "1 second" }))
       assert.strictEqual(bad._tag, "InvalidArgumentError")
     }).pipe(Effect.provide(f.layer))
