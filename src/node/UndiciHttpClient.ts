@@ -30,6 +30,7 @@ import * as Stream from "effect/Stream"
 import { EventEmitter } from "node:events"
 import type { Readable } from "node:stream"
 import * as Undici from "undici"
+import { readText } from "./readText.js"
 
 type Target = { readonly origin: string; readonly path: string }
 
@@ -143,8 +144,9 @@ class Response extends Inspectable.Class implements HttpClientResponse.HttpClien
 
   /**
    * The whole body, read once: as text or bytes, whichever was asked for first. Text first is
-   * undici's `body.text()` (measurably less GC on large bodies than bytes + decoding); bytes asked
-   * for afterwards are that text encoded again, so a byte-order mark is not among them.
+   * `readText` (as undici's `body.text()`, with ASCII copied as it arrives rather than decoded at
+   * the end); bytes asked for afterwards are that text encoded again, so a byte-order mark is not
+   * among them.
    */
   private whole<A>(
     first: (body: Undici.Dispatcher.ResponseData["body"]) => Promise<Uint8Array | string>,
@@ -163,7 +165,7 @@ class Response extends Inspectable.Class implements HttpClientResponse.HttpClien
   }
 
   get text(): Effect.Effect<string, HttpClientError.ResponseError> {
-    return this.whole((body) => body.text(), (read) => typeof read === "string" ? read : new TextDecoder().decode(read))
+    return this.whole(readText, (read) => typeof read === "string" ? read : new TextDecoder().decode(read))
   }
 
   get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
