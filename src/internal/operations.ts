@@ -39,6 +39,7 @@ import {
   isFlatState
 } from "./validation.js"
 import * as Wire from "./wire.js"
+import { isJsonObject } from "./wire.js"
 
 /** @internal */
 export type OperationError = RequestFailure | KeysetNotFoundError
@@ -406,8 +407,6 @@ const decodeGetStateMulti = decodeWith(Wire.GetStateMulti)
 const getStateFlight = makeFlight<ReadonlyArray<Map<string, Wire.StateObject>>, RequestFailure>()
 const decodeGetStateSingle = decodeWith(Wire.GetStateSingle)
 
-const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
-
 const decodeGetState = (single: string | undefined) =>
 (
   prepared: Prepared,
@@ -415,8 +414,8 @@ const decodeGetState = (single: string | undefined) =>
   json: unknown
 ): Either.Either<Map<string, Wire.StateObject>, MalformedResponseError> => {
   // One channel: `payload` is the state, unless the body is plainly the several-channel shape.
-  const looksSingle = isObject(json) && ("channel" in json ||
-    !(isObject(json.payload) && Object.keys(json.payload).length === 1 && isObject(json.payload.channels)))
+  const looksSingle = isJsonObject(json) && ("channel" in json ||
+    !(isJsonObject(json.payload) && Object.keys(json.payload).length === 1 && isJsonObject(json.payload.channels)))
   if (looksSingle) {
     return Either.flatMap(decodeGetStateSingle(prepared, raw, json), (body) => {
       const name = body.channel ?? single
@@ -518,7 +517,7 @@ export const stateMap = (
 ): Either.Either<Map<string, PresenceState>, InvalidArgumentError> => {
   const out = new Map<string, PresenceState>()
   if (state === undefined) return Either.right(out)
-  if (!isObject(state) && !(state instanceof Map)) {
+  if (!isJsonObject(state) && !(state instanceof Map)) {
     return invalid("state", "must be an object or Map of channel → state")
   }
   const entries: Iterable<readonly [string, unknown]> = state instanceof Map ? state.entries() : Object.entries(state)

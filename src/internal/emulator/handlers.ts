@@ -11,6 +11,7 @@ import type { RequestRecord } from "../../Emulator.js"
 import { decodePathSegment, decodeQueryValue, parseJson, splitList } from "../encoding.js"
 import { sign } from "../request.js"
 import { checkHeartbeat, checkLimit, checkName, checkOffset, checkUserId, isFlatState } from "../validation.js"
+import { isJsonObject } from "../wire.js"
 import type * as Wire from "../wire.js"
 import type { Keyspace, Store } from "./store.js"
 
@@ -337,7 +338,7 @@ const heartbeat: Write = (ctx, t, ks, uuid, channels, groups) => {
   const text = t.query.get("state")
   if (text !== undefined && text.length > 0) {
     const parsed = Option.getOrUndefined(parseJson(text))
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    if (!isJsonObject(parsed)) {
       return presenceError(400, "Invalid state: it must be a JSON object keyed by channel.")
     }
     for (const [name, s] of Object.entries(parsed)) {
