@@ -384,18 +384,16 @@ export const send = (
 ): Effect.Effect<RawResponse, TransportError | RequestTimeoutError> =>
   withDeadline(
     clock,
-    Effect.matchEffect(client.execute(HttpClientRequest.get(prepared.url, { acceptJson: true })), {
-      onFailure: (error) => Effect.fail(transportError(prepared, error)),
-      onSuccess: (response) =>
-        Effect.mapBoth(response.text, {
-          onFailure: (error) => transportError(prepared, error),
-          onSuccess: (body): RawResponse => ({
-            status: response.status,
-            retryAfter: response.headers["retry-after"],
-            body
-          })
-        })
-    }),
+    client.execute(HttpClientRequest.get(prepared.url, { acceptJson: true })).pipe(
+      Effect.flatMap((response) =>
+        Effect.map(response.text, (body): RawResponse => ({
+          status: response.status,
+          retryAfter: response.headers["retry-after"],
+          body
+        }))
+      ),
+      Effect.mapError((error) => transportError(prepared, error))
+    ),
     config.requestTimeout,
     () => new RequestTimeoutError({ url: prepared.safeUrl, timeoutMillis: Duration.toMillis(config.requestTimeout) })
   )
