@@ -352,9 +352,9 @@ export const hereNowAll: (
         const list = lists.get(ch.name)
         if (list === undefined || ch.uuids === undefined) continue
         for (const o of ch.uuids) {
-          const uuid = typeof o === "string" ? o : o.uuid
-          if (!list.has(uuid)) {
-            list.set(uuid, occupantInfo(o))
+          const info = occupantInfo(o)
+          if (!list.has(info.uuid)) {
+            list.set(info.uuid, info)
             added++
           }
         }
