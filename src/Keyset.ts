@@ -15,8 +15,10 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import { checkUserId } from "./internal/validation.js"
+import { describeIssue } from "./internal/issue.js"
+import { checkUserId, isDotSegment } from "./internal/validation.js"
 import { InvalidArgumentError, KeysetNotFoundError } from "./PresenceError.js"
 
 /**
@@ -31,6 +33,19 @@ export const UserId: Schema.filter<typeof Schema.String> = Schema.String.pipe(
     return reason === undefined ? true : `userId ${reason}`
   }, { identifier: "UserId" })
 )
+
+/** A secret on the type side: a `Redacted` holding a string; refusals never print what it holds. */
+const SecretFromSelf = Schema.declare(
+  (u: unknown): u is Redacted.Redacted<string> => Redacted.isRedacted(u) && typeof Redacted.value(u) === "string",
+  { identifier: "Secret", message: () => "must be a string (or a Redacted string)" }
+)
+
+/** A secret: a string on the wire, `Redacted` in memory. */
+const Secret = Schema.transform(Schema.String, SecretFromSelf, {
+  strict: true,
+  decode: (s) => Redacted.make(s),
+  encode: (r) => Redacted.value(r)
+})
 
 /**
  * The keys and identity that calls are made with. `secretKey`, `authKey` and `authToken` are
@@ -51,15 +66,53 @@ export const UserId: Schema.filter<typeof Schema.String> = Schema.String.pipe(
  * @category models
  */
 export class Keyset extends Schema.Class<Keyset>("effect-pubnub-presence/Keyset")({
-  subscribeKey: Schema.NonEmptyString.pipe(Schema.filter((s) => !/[/?#%\s]/.test(s), {
-    message: () => "subscribeKey must not contain '/', '?', '#', '%' or spaces"
+  subscribeKey: Schema.NonEmptyString.pipe(Schema.filter((s) => !/[/?#%\s]/.test(s) && !isDotSegment(s), {
+    message: () => "subscribeKey must not contain '/', '?', '#', '%' or spaces, nor be '.' or '..'"
   })),
   publishKey: Schema.optional(Schema.String),
-  secretKey: Schema.optional(Schema.Redacted(Schema.String)),
-  authKey: Schema.optional(Schema.Redacted(Schema.String)),
-  authToken: Schema.optional(Schema.Redacted(Schema.String)),
+  secretKey: Schema.optional(Secret),
+  authKey: Schema.optional(Secret),
+  authToken: Schema.optional(Secret),
   userId: UserId
-}) {}
+}) {
+  /**
+   * As the schema constructor, except that a secret given as a plain string (by a caller without
+   * types) is wrapped in `Redacted` first, so that it never prints, and a secret of any other kind
+   * is wrapped too before it is refused, so that the refusal does not print it either.
+   */
+  constructor(props: KeysetProps, options?: Schema.MakeOptions) {
+    super(redactSecrets(props), options)
+  }
+}
+
+/**
+ * What `new Keyset(…)` takes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface KeysetProps {
+  readonly subscribeKey: string
+  readonly publishKey?: string | undefined
+  readonly secretKey?: Redacted.Redacted<string> | undefined
+  readonly authKey?: Redacted.Redacted<string> | undefined
+  readonly authToken?: Redacted.Redacted<string> | undefined
+  readonly userId: string
+}
+
+const SECRET_FIELDS = ["secretKey", "authKey", "authToken"] as const
+
+const redactSecrets = (props: KeysetProps): KeysetProps => {
+  if (typeof props !== "object" || props === null) return props
+  let out: KeysetProps = props
+  for (const field of SECRET_FIELDS) {
+    const value: unknown = props[field]
+    if (value !== undefined && !Redacted.isRedacted(value)) {
+      out = { ...out, [field]: Redacted.make(value) }
+    }
+  }
+  return out
+}
 
 /**
  * Builds a `Keyset`, failing with `InvalidArgumentError` instead of throwing.
@@ -76,7 +129,7 @@ export const make = (props: ConstructorParameters<typeof Keyset>[0]): Effect.Eff
 const construct = (props: ConstructorParameters<typeof Keyset>[0]): Either.Either<Keyset, string> =>
   Either.try({
     try: () => new Keyset(props),
-    catch: (e) => ParseResult.isParseError(e) ? ParseResult.TreeFormatter.formatErrorSync(e) : "is not valid"
+    catch: (e) => ParseResult.isParseError(e) ? describeIssue(e.issue) : "could not be read"
   })
 
 /**
@@ -139,31 +192,46 @@ const isKeyset = Schema.is(Keyset)
  * @category constructors
  */
 export const makeService = (options: Options): KeysetService.Service => {
-  const named: ReadonlyMap<string, Keyset> = options.named === undefined
-    ? new Map()
-    : options.named instanceof Map
-    ? new Map(options.named)
-    : new Map(Object.entries(options.named))
+  const named = new Map<string, Keyset>()
+  const refused = new Set<string>()
+  const given = options.default
+  const fallback = isKeyset(given) ? given : undefined
+  try {
+    const byName = options.named
+    const entries: Iterable<readonly [string, unknown]> = byName === undefined
+      ? []
+      : byName instanceof Map
+      ? byName.entries()
+      : Object.entries(byName)
+    for (const [name, keyset] of entries) {
+      if (isKeyset(keyset)) named.set(name, keyset)
+      else refused.add(name)
+    }
+  } catch {
+    // options that cannot be read leave the service without keysets: every call says so
+  }
+  const invalid = (reason: string) => Effect.fail(new InvalidArgumentError({ argument: "keyset", reason }))
   const resolve = (selection: KeysetSelection): Effect.Effect<Keyset, InvalidArgumentError | KeysetNotFoundError> => {
     if (selection.keyset !== undefined && selection.using !== undefined) {
-      return Effect.fail(
-        new InvalidArgumentError({ argument: "keyset", reason: "give either `keyset` or `using`, not both" })
-      )
+      return invalid("give either `keyset` or `using`, not both")
     }
     if (selection.keyset !== undefined) {
-      return isKeyset(selection.keyset)
-        ? Effect.succeed(selection.keyset)
-        : Effect.fail(new InvalidArgumentError({ argument: "keyset", reason: "must be a Keyset.Keyset instance" }))
+      return isKeyset(selection.keyset) ? Effect.succeed(selection.keyset) : invalid("must be a Keyset.Keyset instance")
     }
     if (selection.using !== undefined) {
+      if (typeof selection.using !== "string") return invalid("`using` must be the name of a registered keyset")
       const found = named.get(selection.using)
-      return found !== undefined
-        ? Effect.succeed(found)
-        : Effect.fail(new KeysetNotFoundError({ name: String(selection.using), available: Array.from(named.keys()) }))
+      if (found !== undefined) return Effect.succeed(found)
+      if (refused.has(selection.using)) {
+        return invalid(`the keyset registered as "${selection.using.slice(0, 100)}" is not a Keyset.Keyset instance`)
+      }
+      return Effect.fail(new KeysetNotFoundError({ name: selection.using, available: Array.from(named.keys()) }))
     }
-    return Effect.succeed(options.default)
+    return fallback === undefined
+      ? invalid("the KeysetService's default is not a Keyset.Keyset instance")
+      : Effect.succeed(fallback)
   }
-  return { default: options.default, named, resolve }
+  return { default: given, named, resolve }
 }
 
 /**

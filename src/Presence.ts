@@ -16,7 +16,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/operations.js"
 import type { KeysetSelection, KeysetService } from "./Keyset.js"
-import type { PresenceError } from "./PresenceError.js"
+import { InvalidArgumentError, type PresenceError } from "./PresenceError.js"
 import * as PresenceSession from "./PresenceSession.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -324,17 +324,68 @@ export const hereNow: (
 )
 
 /**
+ * Options of {@link hereNowAll}: those of {@link hereNow} (`offset` is ignored), and bounds on the
+ * walk, so that a channel that never ends — a server claiming a huge occupancy and serving new
+ * uuids on every page — cannot page forever or fill memory. `maxPages` (default 1,000) counts
+ * requests after the first; `maxOccupants` (default 100,000) counts occupants listed over all
+ * channels.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HereNowAllOptions extends HereNowOptions {
+  readonly maxPages?: number | undefined
+  readonly maxOccupants?: number | undefined
+}
+
+/**
+ * Default bounds of {@link hereNowAll}.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const HERE_NOW_ALL_LIMITS: { readonly maxPages: number; readonly maxOccupants: number } = {
+  maxPages: 1000,
+  maxOccupants: 100_000
+}
+
+const positiveWhole = (argument: string, value: unknown, fallback: number) =>
+  value === undefined
+    ? Effect.succeed(fallback)
+    : typeof value === "number" && Number.isSafeInteger(value) && value > 0
+    ? Effect.succeed(value)
+    : Effect.fail(new InvalidArgumentError({ argument, reason: "must be a whole number, more than 0" }))
+
+/**
  * Like {@link hereNow}, but walks every page (`limit` per page, default 1000) and returns every
  * occupant of every channel. `offset` is ignored.
+ *
+ * The walk ends when every channel is listed, when a page brings nobody new (a server that
+ * ignores `offset`), or at `maxPages` / `maxOccupants`. Stopped by a bound, the result says so as
+ * a page of `hereNow` would: the channels not listed to the end have `hasMore`, and `nextOffset`
+ * is where to go on with `hereNow`.
  *
  * @since 0.1.0
  * @category operations
  */
 export const hereNowAll: (
-  options?: HereNowOptions
+  options?: HereNowAllOptions
 ) => Effect.Effect<HereNowResult, PresenceError, Requirements> = operation("Presence.hereNowAll")(Effect.fnUntraced(
-  function*(options?: HereNowOptions) {
-    const first = yield* internal.hereNowPlan({ ...options, offset: 0 })
+  function*(options?: HereNowAllOptions) {
+    const copy = yield* internal.readOptions(options, [
+      "channels",
+      "channelGroups",
+      "keyset",
+      "using",
+      "stateInfo",
+      "limit",
+      "cacheTtl",
+      "maxPages",
+      "maxOccupants"
+    ])
+    const maxPages = yield* positiveWhole("maxPages", copy.maxPages, HERE_NOW_ALL_LIMITS.maxPages)
+    const maxOccupants = yield* positiveWhole("maxOccupants", copy.maxOccupants, HERE_NOW_ALL_LIMITS.maxOccupants)
+    const first = yield* internal.hereNowPlan({ ...copy, offset: 0 })
     const page = first.limit === undefined || first.limit === 0 ? DEFAULT_PAGE : first.limit
     let p: internal.HereNowPlan = { ...first, limit: first.limit === 0 ? 0 : page }
     const totals = yield* sharedHereNowPage(p)
@@ -345,9 +396,12 @@ export const hereNowAll: (
       lists.set(ch.name, new Map())
     }
     let raw = totals
+    let pages = 0
+    let listed = 0
+    let unfinished = new Set<string>()
     for (;;) {
       let added = 0
-      let more = false
+      unfinished = new Set()
       for (const ch of raw.channels) {
         const list = lists.get(ch.name)
         if (list === undefined || ch.uuids === undefined) continue
@@ -358,25 +412,36 @@ export const hereNowAll: (
             added++
           }
         }
-        if (p.offset + ch.uuids.length < (counts.get(ch.name) ?? 0)) more = true
+        if (p.offset + ch.uuids.length < (counts.get(ch.name) ?? 0)) unfinished.add(ch.name)
       }
+      listed += added
       // stop when done, or when a page brings nothing new (a server ignoring offset)
-      if (!more || added === 0 || p.stateInfo === "none" || p.limit === 0) break
+      if (unfinished.size === 0 || added === 0 || p.stateInfo === "none" || p.limit === 0) {
+        unfinished = new Set()
+        break
+      }
+      if (pages >= maxPages || listed >= maxOccupants) break
       p = { ...p, offset: p.offset + page }
+      pages++
       raw = yield* sharedHereNowPage(p)
     }
     const channels = new Map<string, ChannelOccupancy>()
     for (const [name, count] of counts) {
       channels.set(
         name,
-        new ChannelOccupancy({ channelName: name, count, uuids: lists.get(name) ?? new Map(), hasMore: false }, true)
+        new ChannelOccupancy({
+          channelName: name,
+          count,
+          uuids: lists.get(name) ?? new Map(),
+          hasMore: unfinished.has(name)
+        }, true)
       )
     }
     return new HereNowResult({
       totalChannels: totals.totalChannels,
       totalOccupancy: totals.totalOccupancy,
       channels,
-      nextOffset: Option.none()
+      nextOffset: unfinished.size > 0 ? Option.some(p.offset + page) : Option.none()
     }, true)
   }
 ))

@@ -211,45 +211,31 @@ export class MalformedResponseError extends Schema.TaggedError<MalformedResponse
 }
 
 /**
- * Every failure of a presence operation.
+ * HTTP answer longer than `PubNubConfig.maxResponseBytes`: reading stopped there and the
+ * connection was closed.
  *
  * @since 0.1.0
- * @category models
+ * @category errors
  */
-export type PresenceError =
-  | InvalidArgumentError
-  | KeysetNotFoundError
-  | TransportError
-  | RequestTimeoutError
-  | BadRequestError
-  | PresenceNotEnabledError
-  | AccessDeniedError
-  | UriTooLongError
-  | RateLimitedError
-  | ServerError
-  | UnexpectedStatusError
-  | MalformedResponseError
+export class ResponseTooLargeError extends Schema.TaggedError<ResponseTooLargeError>()("ResponseTooLargeError", {
+  url: Schema.String,
+  status: Schema.Number,
+  limitBytes: Schema.Number
+}) {
+  override get message(): string {
+    return `Response (HTTP ${this.status}) on ${this.url} is longer than the ${this.limitBytes}-byte limit ` +
+      `(PubNubConfig.maxResponseBytes)`
+  }
+}
 
 /**
- * The schema of every failure, e.g. to send errors across a worker or RPC boundary.
+ * The schema of every failure, e.g. to send errors across a worker or RPC boundary. The one list
+ * of error classes: the `PresenceError` type is derived from it.
  *
  * @since 0.1.0
  * @category schemas
  */
-export const PresenceError: Schema.Union<[
-  typeof InvalidArgumentError,
-  typeof KeysetNotFoundError,
-  typeof TransportError,
-  typeof RequestTimeoutError,
-  typeof BadRequestError,
-  typeof PresenceNotEnabledError,
-  typeof AccessDeniedError,
-  typeof UriTooLongError,
-  typeof RateLimitedError,
-  typeof ServerError,
-  typeof UnexpectedStatusError,
-  typeof MalformedResponseError
-]> = Schema.Union(
+export const PresenceError = Schema.Union(
   InvalidArgumentError,
   KeysetNotFoundError,
   TransportError,
@@ -261,8 +247,17 @@ export const PresenceError: Schema.Union<[
   RateLimitedError,
   ServerError,
   UnexpectedStatusError,
-  MalformedResponseError
+  MalformedResponseError,
+  ResponseTooLargeError
 )
+
+/**
+ * Every failure of a presence operation.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PresenceError = typeof PresenceError.Type
 
 const retryableTags = new Set(["TransportError", "RequestTimeoutError", "RateLimitedError", "ServerError"])
 

@@ -19,10 +19,10 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
 import type { Keyset } from "../Keyset.js"
 import { InvalidArgumentError } from "../PresenceError.js"
 import { PubNubConfig } from "../PubNubConfig.js"
+import { secretDigest } from "./digest.js"
 import { baseUrl } from "./request.js"
 
 interface Entry<A, E> {
@@ -52,11 +52,17 @@ export const makeFlight = <A, E>(): Flight<A, E> => ({ byClient: new WeakMap() }
 
 const MAX_CACHED = 1000
 
-/** What identifies a keyset on the wire (the secret key only by presence: it changes signatures, not answers). */
-export const keysetKey = (keyset: Keyset): string => {
-  const auth = keyset.authToken ?? keyset.authKey
-  return `${keyset.subscribeKey}\u0000${keyset.userId}\u0000${auth === undefined ? "" : Redacted.value(auth)}`
-}
+/**
+ * Everything about a keyset that changes an answer or whether it is authorized: subscribe key,
+ * user id, publish key (part of every signature), auth, and secret key — the secrets only by
+ * digest. Requests, cached answers and heartbeat groups are shared only between equal keys.
+ *
+ * @internal
+ */
+export const keysetKey = (keyset: Keyset): string =>
+  `${keyset.subscribeKey}\u0000${keyset.userId}\u0000${keyset.publishKey ?? ""}\u0000${
+    secretDigest(keyset.authToken ?? keyset.authKey)
+  }\u0000${secretDigest(keyset.secretKey)}`
 
 /** Checks a `cacheTtl` option: milliseconds, 0 when absent. @internal */
 export const cacheTtlMillis = (input: unknown): Either.Either<number, InvalidArgumentError> => {

@@ -34,9 +34,8 @@ import {
   checkLimit,
   checkName,
   checkOffset,
-  checkState,
   checkUserId,
-  isFlatState
+  readState
 } from "./validation.js"
 import * as Wire from "./wire.js"
 import { isJsonObject } from "./wire.js"
@@ -65,7 +64,33 @@ export const check = (argument: string, value: unknown, checker: (u: unknown) =>
 }
 
 /**
- * An iterable of names, checked and de-duplicated (order kept). A lone string is one name.
+ * A plain copy of the options an operation reads. Options come from callers with and without
+ * types: not an object, or reading them throws (a hostile `Proxy`), is an `InvalidArgumentError`,
+ * and everything after works on the copy.
+ *
+ * @internal
+ */
+export const readOptions = <O extends object>(
+  options: O | undefined,
+  keys: ReadonlyArray<keyof O & string>
+): Either.Either<Partial<O>, InvalidArgumentError> => {
+  if (options === undefined || options === null) return Either.right({})
+  if (typeof options !== "object") return invalid("options", "must be an object")
+  try {
+    const out: Partial<O> = {}
+    for (const key of keys) {
+      const value = options[key]
+      if (value !== undefined) out[key] = value
+    }
+    return Either.right(out)
+  } catch {
+    return invalid("options", "could not be read (reading them threw)")
+  }
+}
+
+/**
+ * An iterable of names, checked and de-duplicated (order kept). A lone string is one name. An
+ * iterator that throws is an `InvalidArgumentError`, not a defect.
  *
  * @internal
  */
@@ -74,27 +99,35 @@ export const names = (
   input: Iterable<string> | undefined
 ): Either.Either<Array<string>, InvalidArgumentError> => {
   if (input === undefined || input === null) return Either.right([])
-  const items: Iterable<unknown> | undefined = typeof input === "string"
-    ? [input]
-    : typeof input === "object" && Symbol.iterator in input
-    ? input
-    : undefined
-  if (items === undefined) return invalid(argument, "must be an iterable of names (an array or a Set)")
   const seen = new Set<string>()
   const out: Array<string> = []
-  for (const name of items) {
-    const reason = checkName(name)
-    if (typeof name !== "string" || reason !== undefined) {
-      const shown = typeof name === "string" ? JSON.stringify(name.slice(0, 100)) : String(typeof name)
-      return invalid(argument, `${shown} ${reason ?? "must be a string"}`)
+  try {
+    const items: Iterable<unknown> | undefined = typeof input === "string"
+      ? [input]
+      : typeof input === "object" && Symbol.iterator in input
+      ? input
+      : undefined
+    if (items === undefined) return invalid(argument, "must be an iterable of names (an array or a Set)")
+    for (const name of items) {
+      const reason = checkName(name)
+      if (typeof name !== "string" || reason !== undefined) {
+        const shown = typeof name === "string" ? JSON.stringify(name.slice(0, 100)) : String(typeof name)
+        return invalid(argument, `${shown} ${reason ?? "must be a string"}`)
+      }
+      if (!seen.has(name)) {
+        seen.add(name)
+        out.push(name)
+      }
+      if (out.length > MAX_NAMES) return invalid(argument, `must list at most ${MAX_NAMES} names`)
     }
-    if (!seen.has(name)) {
-      seen.add(name)
-      out.push(name)
-    }
+  } catch {
+    return invalid(argument, "could not be read (iterating it threw)")
   }
   return Either.right(out)
 }
+
+/** More names than fit in any number of requests a call may sensibly make. */
+const MAX_NAMES = 100_000
 
 /** @internal */
 export const targets = (
@@ -287,10 +320,17 @@ export interface HereNowPlan {
 
 const stateInfos: ReadonlyArray<unknown> = ["all", "onlyUUIDs", "none"]
 
+const SELECTION_KEYS = ["keyset", "using"] as const
+const TARGET_KEYS = ["channels", "channelGroups", ...SELECTION_KEYS] as const
+const HERE_NOW_KEYS = [...TARGET_KEYS, "stateInfo", "limit", "offset", "cacheTtl"] as const
+
 /** Checks here-now options and resolves the keyset. @internal */
 export const hereNowPlan = (
-  options: HereNowOptions
+  input: HereNowOptions | undefined
 ): Effect.Effect<HereNowPlan, InvalidArgumentError | KeysetNotFoundError, KeysetService> => {
+  const read = readOptions(input, HERE_NOW_KEYS)
+  if (Either.isLeft(read)) return Either.left(read.left)
+  const options = read.right
   const ttlMillis = cacheTtlMillis(options.cacheTtl)
   if (Either.isLeft(ttlMillis)) return Either.left(ttlMillis.left)
   const target = targets(options, false)
@@ -373,13 +413,14 @@ const whereNowFlight = makeFlight<Wire.WhereNow, RequestFailure>()
 
 /** @internal */
 export const whereNow = (
-  options: WhereNowOptions
+  input: WhereNowOptions | undefined
 ): Effect.Effect<
   { uuid: string; channels: ReadonlyArray<string> },
   OperationError,
   HttpClient.HttpClient | KeysetService
 > =>
   Effect.gen(function*() {
+    const options = yield* readOptions(input, ["uuid", "cacheTtl", ...SELECTION_KEYS])
     if (options.uuid !== undefined) yield* check("uuid", options.uuid, checkUserId)
     const ttl = yield* cacheTtlMillis(options.cacheTtl)
     const keyset = yield* resolveKeyset(options)
@@ -432,13 +473,14 @@ const decodeGetState = (single: string | undefined) =>
 
 /** @internal */
 export const getState = (
-  options: GetStateOptions
+  input: GetStateOptions | undefined
 ): Effect.Effect<
   { uuid: string; channels: ReadonlyMap<string, Wire.StateObject> },
   OperationError,
   HttpClient.HttpClient | KeysetService
 > =>
   Effect.gen(function*() {
+    const options = yield* readOptions(input, ["uuid", "cacheTtl", ...TARGET_KEYS])
     const target = yield* targets(options, true)
     if (options.uuid !== undefined) yield* check("uuid", options.uuid, checkUserId)
     const ttl = yield* cacheTtlMillis(options.cacheTtl)
@@ -481,14 +523,16 @@ const decodeSetState = decodeWith(Wire.SetState)
 
 /** @internal */
 export const setState = (
-  options: SetStateOptions
+  input: SetStateOptions | undefined
 ): Effect.Effect<{ state: Wire.StateObject }, OperationError, HttpClient.HttpClient | KeysetService> =>
   Effect.gen(function*() {
+    const options = yield* readOptions(input, ["state", ...TARGET_KEYS])
     const target = yield* targets(options, true)
-    yield* check("state", options.state, checkState)
+    const state = readState(options.state)
+    if (typeof state === "string") return yield* invalid("state", state)
     const keyset = yield* resolveKeyset(options)
     const suffix = `/uuid/${encode(keyset.userId)}/data`
-    const query: Array<readonly [string, string]> = [["state", JSON.stringify(options.state)]]
+    const query: Array<readonly [string, string]> = [["state", JSON.stringify(state)]]
     const chunks = yield* planCalls(keyset, target, suffix, query)
     const parts = yield* eachChunk(chunks, (chunk) => execute(keyset, chunkCall(chunk, suffix, query), decodeSetState))
     return { state: parts[0].payload }
@@ -510,27 +554,40 @@ export const DEFAULT_HEARTBEAT = 300
 const decodeHeartbeat = decodeWith(Wire.Heartbeat)
 const decodeLeave = decodeWith(Wire.Leave)
 
-/** Checks a per-channel state map against the channels and groups it goes with. @internal */
+/**
+ * Checks a per-channel state map against the channels and groups it goes with, and copies it
+ * (each state read once, see `readState`).
+ *
+ * @internal
+ */
 export const stateMap = (
   state: HeartbeatOptions["state"],
   target: Chunk
 ): Either.Either<Map<string, PresenceState>, InvalidArgumentError> => {
   const out = new Map<string, PresenceState>()
   if (state === undefined) return Either.right(out)
-  if (!isJsonObject(state) && !(state instanceof Map)) {
-    return invalid("state", "must be an object or Map of channel → state")
-  }
-  const entries: Iterable<readonly [string, unknown]> = state instanceof Map ? state.entries() : Object.entries(state)
-  const known = new Set([...target.channels, ...target.channelGroups])
-  for (const [name, value] of entries) {
-    if (!known.has(name)) {
-      return invalid("state", `has an entry for "${name}", which is not among the channels or groups`)
+  try {
+    if (!isJsonObject(state) && !(state instanceof Map)) {
+      return invalid("state", "must be an object or Map of channel → state")
     }
-    if (!isFlatState(value)) return invalid("state", `for "${name}" ${checkState(value)}`)
-    out.set(name, value)
+    const entries: Iterable<readonly [unknown, unknown]> = state instanceof Map ? state.entries() : Object.entries(state)
+    const known = new Set([...target.channels, ...target.channelGroups])
+    for (const [name, value] of entries) {
+      if (typeof name !== "string" || !known.has(name)) {
+        return invalid("state", `has an entry for ${describeName(name)}, which is not among the channels or groups`)
+      }
+      const copy = readState(value)
+      if (typeof copy === "string") return invalid("state", `for "${name.slice(0, 100)}" ${copy}`)
+      out.set(name, copy)
+    }
+  } catch {
+    return invalid("state", "could not be read (reading it threw)")
   }
   return Either.right(out)
 }
+
+const describeName = (name: unknown): string =>
+  typeof name === "string" ? JSON.stringify(name.slice(0, 100)) : `a ${typeof name} key`
 
 const stateQuery = (states: ReadonlyMap<string, PresenceState>, chunk: Chunk): Array<readonly [string, string]> => {
   if (states.size === 0) return []
@@ -548,13 +605,16 @@ const stateQuery = (states: ReadonlyMap<string, PresenceState>, chunk: Chunk): A
 
 /** @internal */
 export const announceHeartbeat = (
-  options: HeartbeatOptions
+  input: HeartbeatOptions | undefined
 ): Effect.Effect<
   { channels: ReadonlyArray<string>; channelGroups: ReadonlyArray<string>; heartbeat: number },
   OperationError,
   HttpClient.HttpClient | KeysetService
 > => {
   // called once per interval by every managed session: plain checks, no generator
+  const read = readOptions(input, ["heartbeat", "state", ...TARGET_KEYS])
+  if (Either.isLeft(read)) return Either.left(read.left)
+  const options = read.right
   const target = targets(options, true)
   if (Either.isLeft(target)) return Either.left(target.left)
   const heartbeat = options.heartbeat ?? DEFAULT_HEARTBEAT
@@ -584,13 +644,14 @@ export interface LeaveOptions extends Targets, KeysetSelection {}
 
 /** @internal */
 export const announceLeave = (
-  options: LeaveOptions
+  input: LeaveOptions | undefined
 ): Effect.Effect<
   { channels: ReadonlyArray<string>; channelGroups: ReadonlyArray<string> },
   OperationError,
   HttpClient.HttpClient | KeysetService
 > =>
   Effect.gen(function*() {
+    const options = yield* readOptions(input, TARGET_KEYS)
     const target = yield* targets(options, true)
     const keyset = yield* resolveKeyset(options)
     const chunks = yield* planCalls(keyset, target, "/leave", [])

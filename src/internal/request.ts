@@ -4,6 +4,7 @@
  *
  * @internal
  */
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -14,11 +15,11 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type { Keyset } from "../Keyset.js"
+import type { KeysetNotFoundError, PresenceError } from "../PresenceError.js"
 import {
   AccessDeniedError,
   BadRequestError,
@@ -27,29 +28,21 @@ import {
   PresenceNotEnabledError,
   RateLimitedError,
   RequestTimeoutError,
+  ResponseTooLargeError,
   ServerError,
   TransportError,
   UnexpectedStatusError,
   UriTooLongError
 } from "../PresenceError.js"
 import { PubNubConfig, type Settings } from "../PubNubConfig.js"
+import { readText, TooLarge } from "./body.js"
 import { withDeadline } from "./deadline.js"
 import { encode, encodeQuery, parseJson } from "./encoding.js"
+import { describeIssue } from "./issue.js"
 import { ErrorBody } from "./wire.js"
 
-/** Errors the pipeline itself can produce. @internal */
-export type RequestFailure =
-  | InvalidArgumentError
-  | TransportError
-  | RequestTimeoutError
-  | BadRequestError
-  | PresenceNotEnabledError
-  | AccessDeniedError
-  | UriTooLongError
-  | RateLimitedError
-  | ServerError
-  | UnexpectedStatusError
-  | MalformedResponseError
+/** Errors the pipeline itself can produce: every `PresenceError` but a missing keyset. @internal */
+export type RequestFailure = Exclude<PresenceError, KeysetNotFoundError>
 
 /**
  * The most a request target (path + `?` + query) may be. PubNub answers 414 past about 32 KiB; we
@@ -228,12 +221,15 @@ const EXCERPT_LENGTH = 200
 
 /** The first characters of a body, whitespace folded, for error messages. @internal */
 export const excerptOf = (body: string): string => {
-  const folded = body.replace(/\s+/g, " ").trim()
-  return folded.length > EXCERPT_LENGTH ? folded.slice(0, EXCERPT_LENGTH) + "…" : folded
+  // fold only the start: a body may be megabytes long
+  const folded = body.slice(0, 4 * EXCERPT_LENGTH).replace(/\s+/g, " ").trim()
+  return folded.length > EXCERPT_LENGTH || body.length > 4 * EXCERPT_LENGTH
+    ? folded.slice(0, EXCERPT_LENGTH) + "…"
+    : folded
 }
 
 const htmlTitle = (body: string): string | undefined => {
-  const m = /<title[^>]*>([^<]*)<\/title>/i.exec(body)
+  const m = /<title[^>]{0,200}>([^<]{0,200})<\/title>/i.exec(body.slice(0, 4096))
   return m === null ? undefined : m[1].trim()
 }
 
@@ -241,14 +237,21 @@ const htmlTitle = (body: string): string | undefined => {
 export interface RawResponse {
   readonly status: number
   readonly retryAfter: string | undefined
+  readonly location: string | undefined
   readonly body: string
 }
 
 const decodeErrorBody = Schema.decodeUnknownOption(ErrorBody)
 
-/** A body that carries an error status of its own ("false 200"). */
-const looksLikeError = (json: unknown): boolean =>
-  typeof json === "object" && json !== null && "status" in json && typeof json.status === "number" && json.status >= 400
+/**
+ * A body that says it is an error although the HTTP status is 2xx ("false 200"): an error status
+ * of its own, or `"error": true` / `1`.
+ */
+const looksLikeError = (json: unknown): boolean => {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return false
+  const body: { readonly status?: unknown; readonly error?: unknown } = json
+  return (typeof body.status === "number" && body.status >= 400) || body.error === true || body.error === 1
+}
 
 /**
  * Parses `Retry-After` (seconds, or an HTTP date relative to `nowMillis`).
@@ -284,6 +287,19 @@ export const classify = (
   const bodyStatus = Option.flatMap(errorBody, (b) => Option.fromNullable(b.status))
   const status = Option.isSome(bodyStatus) && bodyStatus.value >= 400 ? bodyStatus.value : raw.status
   if (status >= 200 && status < 300) {
+    if (Option.isSome(json) && looksLikeError(json.value)) {
+      // `"error": true` with no error status: a failure the protocol gives no meaning to
+      const message = Option.getOrUndefined(Option.flatMap(errorBody, (b) => Option.fromNullable(b.message)))
+      return Either.left(
+        new UnexpectedStatusError({
+          url,
+          status,
+          serverMessage: prepared.scrub(
+            message === undefined ? `an error body: ${excerptOf(raw.body)}` : message.slice(0, 500)
+          )
+        })
+      )
+    }
     return Option.isSome(json)
       ? Either.right(json.value)
       : Either.left(
@@ -297,7 +313,10 @@ export const classify = (
   }
   const body = Option.getOrUndefined(errorBody)
   const serverMessage = prepared.scrub(
-    body?.message ?? (Option.isSome(json) ? excerptOf(raw.body) : htmlTitle(raw.body) ?? excerptOf(raw.body))
+    status >= 300 && status < 400
+      ? `a redirect${raw.location === undefined ? "" : ` to ${excerptOf(raw.location)}`}, which is never followed`
+      : body?.message?.slice(0, 500) ??
+        (Option.isSome(json) ? excerptOf(raw.body) : htmlTitle(raw.body) ?? excerptOf(raw.body))
   )
   switch (status) {
     case 400:
@@ -341,13 +360,7 @@ export const malformed = (prepared: Prepared, raw: RawResponse, reason: string):
 export const decodeWith = <A, I>(schema: Schema.Schema<A, I>) => {
   const decode = Schema.decodeUnknownEither(schema, { errors: "first" })
   return (prepared: Prepared, raw: RawResponse, json: unknown): Either.Either<A, MalformedResponseError> =>
-    Either.mapLeft(decode(json), (e) =>
-      new MalformedResponseError({
-        url: prepared.safeUrl,
-        status: raw.status,
-        excerpt: prepared.scrub(excerptOf(raw.body)),
-        reason: prepared.scrub(ParseResult.TreeFormatter.formatErrorSync(e))
-      }))
+    Either.mapLeft(decode(json), (e) => malformed(prepared, raw, prepared.scrub(describeIssue(e.issue))))
 }
 
 const transportReason = (error: HttpClientError.HttpClientError): string => {
@@ -371,8 +384,24 @@ const untraced = (client: HttpClient.HttpClient): HttpClient.HttpClient => {
   return wrapped
 }
 
+// Redirects are never followed (a redirect could hand the answer to another host): the fetch
+// client follows them unless told not to, the Node clients never do.
+const MANUAL_REDIRECT: RequestInit = { redirect: "manual" }
+const noRedirects = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.withFiberRuntime((fiber) => {
+    const init = Context.getOption(fiber.currentContext, FetchHttpClient.RequestInit)
+    return Effect.provideService(
+      effect,
+      FetchHttpClient.RequestInit,
+      Option.isSome(init) ? { ...init.value, redirect: "manual" } : MANUAL_REDIRECT
+    )
+  })
+
 /**
- * Sends a prepared request and reads the whole body, within the configured timeout.
+ * Sends a prepared request and reads the whole body (at most `maxResponseBytes`), within the
+ * configured timeout. Between the answer's arrival and the start of its read nothing can
+ * interrupt, so an interrupted or timed-out request always ends its body read, which releases
+ * the connection.
  *
  * @internal
  */
@@ -381,18 +410,26 @@ export const send = (
   clock: Clock.Clock,
   config: Settings,
   prepared: Prepared
-): Effect.Effect<RawResponse, TransportError | RequestTimeoutError> =>
+): Effect.Effect<RawResponse, TransportError | RequestTimeoutError | ResponseTooLargeError> =>
   withDeadline(
     clock,
-    client.execute(HttpClientRequest.get(prepared.url, { acceptJson: true })).pipe(
-      Effect.flatMap((response) =>
-        Effect.map(response.text, (body): RawResponse => ({
-          status: response.status,
-          retryAfter: response.headers["retry-after"],
-          body
-        }))
-      ),
-      Effect.mapError((error) => transportError(prepared, error))
+    noRedirects(Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(restore(client.execute(HttpClientRequest.get(prepared.url, { acceptJson: true }))), (response) =>
+        restore(readText(response, config.maxResponseBytes)).pipe(
+          Effect.map((body): RawResponse => ({
+            status: response.status,
+            retryAfter: response.headers["retry-after"],
+            location: response.headers["location"],
+            body
+          })),
+          Effect.mapError((e) =>
+            e instanceof TooLarge
+              ? new ResponseTooLargeError({ url: prepared.safeUrl, status: response.status, limitBytes: e.limitBytes })
+              : e
+          )
+        ))
+    )).pipe(
+      Effect.mapError((error) => error._tag === "ResponseTooLargeError" ? error : transportError(prepared, error))
     ),
     config.requestTimeout,
     () => new RequestTimeoutError({ url: prepared.safeUrl, timeoutMillis: Duration.toMillis(config.requestTimeout) })
@@ -428,10 +465,16 @@ export const execute = <A>(
         })
       }
       return Effect.flatMap(send(client, clock, config, prepared), (raw) => {
-        const json = classify(prepared, raw, clock)
-        return Either.isLeft(json) ? Either.left(json.left) : decode(prepared, raw, json.right)
+        try {
+          const json = classify(prepared, raw, clock)
+          return Either.isLeft(json) ? Either.left(json.left) : decode(prepared, raw, json.right)
+        } catch {
+          // no answer may end in a defect: whatever the body does to a decoder is a bad body
+          return Either.left(malformed(prepared, raw, "the body could not be read"))
+        }
       })
     }
+    if (config.invalid !== undefined) return Either.left(new InvalidArgumentError(config.invalid))
     return Effect.flatMap(randomUuid(Context.get(services, Random.Random)), (requestId) => {
       const prepared = prepare(config, clock, requestId, keyset, call)
       return Effect.isEffect(prepared) ? Effect.flatMap(prepared, exchange) : exchange(prepared)

@@ -31,6 +31,14 @@ const describeChar = (c: string): string => {
 }
 
 /**
+ * `.` and `..` as a path segment are rewritten by every URL parser (`/channel/..` is the keyset's
+ * root): a name that is only dots of that kind would send a different request than asked for.
+ *
+ * @internal
+ */
+export const isDotSegment = (name: string): boolean => name === "." || name === ".."
+
+/**
  * A channel or channel-group name.
  *
  * @internal
@@ -38,6 +46,7 @@ const describeChar = (c: string): string => {
 export const checkName = (name: unknown): string | undefined => {
   if (typeof name !== "string") return "must be a string"
   if (name.length === 0) return "must not be empty"
+  if (isDotSegment(name)) return `must not be "${name}" (a URL would read it as a relative path)`
   if (loneSurrogate.test(name)) return "must be valid Unicode (it has a lone surrogate)"
   const bad = forbiddenInName.exec(name)
   if (bad !== null) return `must not contain ${describeChar(bad[0])}`
@@ -53,6 +62,7 @@ export const checkName = (name: unknown): string | undefined => {
 export const checkUserId = (uuid: unknown): string | undefined => {
   if (typeof uuid !== "string") return "must be a string"
   if (uuid.length === 0) return "must not be empty"
+  if (isDotSegment(uuid)) return `must not be "${uuid}" (a URL would read it as a relative path)`
   if (loneSurrogate.test(uuid)) return "must be valid Unicode (it has a lone surrogate)"
   const bad = controls.exec(uuid)
   if (bad !== null) return `must not contain ${describeChar(bad[0])}`
@@ -90,47 +100,70 @@ export const checkOffset = (value: unknown): string | undefined =>
 export type FlatState = { readonly [key: string]: string | number | boolean | null }
 
 /**
- * `true` when `state` is a valid {@link FlatState} (see {@link checkState} for why not).
+ * `true` when `state` is a valid {@link FlatState} (see {@link readState} for why not).
  *
  * @internal
  */
 export const isFlatState = (state: unknown): state is FlatState => checkState(state) === undefined
 
 /**
- * A presence state value: a plain object whose values are strings, finite numbers, booleans or
- * null; keys are non-empty, and keys starting with `pn` are reserved. Nested objects and arrays
- * are refused: presence state is flat.
+ * Why `state` is not a valid {@link FlatState}, or `undefined` when it is.
  *
  * @internal
  */
 export const checkState = (state: unknown): string | undefined => {
+  const r = readState(state)
+  return typeof r === "string" ? r : undefined
+}
+
+/**
+ * Reads a presence state value into a fresh plain object, or says why it is not one: a plain
+ * object whose values are strings, finite numbers, booleans or null; keys are non-empty, and keys
+ * starting with `pn` are reserved. Nested objects and arrays are refused: presence state is flat.
+ * What is sent is the copy, so a value that changes (or throws) when read again cannot send
+ * something that was not checked; a value whose reading throws (a hostile `Proxy`) is refused.
+ *
+ * @internal
+ */
+export const readState = (state: unknown): FlatState | string => {
+  try {
+    return copyState(state)
+  } catch {
+    return "could not be read (reading it threw)"
+  }
+}
+
+const copyState = (state: unknown): FlatState | string => {
   if (typeof state !== "object" || state === null) return "must be a plain object"
   if (Array.isArray(state)) return "must be a plain object, not an array"
   const proto: unknown = Object.getPrototypeOf(state)
   if (proto !== Object.prototype && proto !== null) return "must be a plain object"
   if (Object.getOwnPropertySymbols(state).length > 0) return "must not have symbol keys"
+  const out: { [key: string]: string | number | boolean | null } = {}
   for (const key of Object.keys(state)) {
     if (key.length === 0) return "must not have an empty key"
-    if (loneSurrogate.test(key)) return `key "${key}" is not valid Unicode`
-    if (key.startsWith("pn")) return `key "${key}" is reserved (keys starting with "pn")`
+    if (loneSurrogate.test(key)) return `key "${key.slice(0, 40)}" is not valid Unicode`
+    if (key.startsWith("pn")) return `key "${key.slice(0, 40)}" is reserved (keys starting with "pn")`
     const descriptor = Object.getOwnPropertyDescriptor(state, key)
-    if (descriptor === undefined || !("value" in descriptor)) return `key "${key}" must be a data property`
+    if (descriptor === undefined || !("value" in descriptor)) return `key "${key.slice(0, 40)}" must be a data property`
     const value: unknown = descriptor.value
     switch (typeof value) {
       case "string":
-        if (loneSurrogate.test(value)) return `value of "${key}" is not valid Unicode`
+        if (loneSurrogate.test(value)) return `value of "${key.slice(0, 40)}" is not valid Unicode`
         break
       case "number":
-        if (!Number.isFinite(value)) return `value of "${key}" must be a finite number`
+        if (!Number.isFinite(value)) return `value of "${key.slice(0, 40)}" must be a finite number`
         break
       case "boolean":
         break
       case "object":
         if (value === null) break
-        return `value of "${key}" must be a string, number, boolean or null (state is flat)`
+        return `value of "${key.slice(0, 40)}" must be a string, number, boolean or null (state is flat)`
       default:
-        return `value of "${key}" must be a string, number, boolean or null, not ${typeof value}`
+        return `value of "${key.slice(0, 40)}" must be a string, number, boolean or null, not ${typeof value}`
     }
+    // a key named `__proto__` must stay a key
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true })
   }
-  return undefined
+  return out
 }

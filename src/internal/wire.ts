@@ -9,19 +9,60 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as AST from "effect/SchemaAST"
 
-/** A state object: a JSON object (not an array). @internal */
-export const StateObject = Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
-  Schema.filter((u) => !Array.isArray(u), { message: () => "state must be an object, not an array" })
-)
+/** A JSON object: not `null`, not an array. @internal */
+export const isJsonObject = (u: unknown): u is Record<string, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
+/**
+ * A state object: a JSON object (not an array), passed through as parsed. (`Schema.Record` would
+ * copy it key by key, and a key named `__proto__` would be lost in the copy.)
+ *
+ * @internal
+ */
+export const StateObject: Schema.Schema<{ readonly [key: string]: unknown }> = Schema.declare(isJsonObject, {
+  identifier: "StateObject",
+  description: "a JSON object"
+})
 /** @internal */
 export type StateObject = typeof StateObject.Type
 
 /** One occupant in a `uuids` list, as an object. @internal */
 export const OccupantObject = Schema.Struct({ uuid: Schema.String, state: Schema.optional(StateObject) })
 
-/** A JSON object: not `null`, not an array. @internal */
-export const isJsonObject = (u: unknown): u is Record<string, unknown> =>
-  typeof u === "object" && u !== null && !Array.isArray(u)
+/**
+ * A JSON object whose values are all `value`, decoded into a fresh object without a prototype.
+ * Keys are JSON data, not property names: `Schema.Record` writes them into an ordinary object,
+ * where a channel named `__proto__` sets the prototype instead of a key and vanishes.
+ *
+ * @internal
+ */
+export const JsonRecord = <A, I>(
+  value: Schema.Schema<A, I>
+): Schema.Schema<{ readonly [key: string]: A }, { readonly [key: string]: I }> =>
+  Schema.declare([value], {
+    decode: (value) => recordWith(ParseResult.decodeUnknownEither(value)),
+    encode: (value) => recordWith(ParseResult.encodeUnknownEither(value))
+  }, { identifier: "JsonRecord", description: "a JSON object" })
+
+const recordWith = <B>(
+  each: (u: unknown, options?: AST.ParseOptions) => Either.Either<B, ParseResult.ParseIssue>
+) =>
+(input: unknown, options: AST.ParseOptions, ast: AST.Declaration): Either.Either<
+  { readonly [key: string]: B },
+  ParseResult.ParseIssue
+> => {
+  if (!isJsonObject(input)) return Either.left(new ParseResult.Type(ast, input))
+  const out: { [key: string]: B } = Object.create(null)
+  for (const key of Object.keys(input)) {
+    const r = each(input[key], options)
+    if (Either.isLeft(r)) return Either.left(new ParseResult.Pointer(key, input, r.left))
+    out[key] = r.right
+  }
+  return Either.right(out)
+}
+
+/** A count: a whole number, 0 or more. @internal */
+export const Count = Schema.NonNegativeInt
 
 // Plain `typeof` checks rather than `Predicate.hasProperty`: this runs once per occupant, and on a
 // 20,000-occupant body the `in`-based checks cost ~4× as much (~250 µs per answer).
@@ -92,7 +133,7 @@ const Envelope = {
 export const HereNowFlat = Schema.Struct({
   ...Envelope,
   uuids: Schema.optional(OccupantList),
-  occupancy: Schema.Number
+  occupancy: Count
 })
 /** @internal */
 export type HereNowFlat = typeof HereNowFlat.Type
@@ -100,7 +141,7 @@ export type HereNowFlat = typeof HereNowFlat.Type
 /** One channel inside a nested here-now payload. @internal */
 export const ChannelEntry = Schema.Struct({
   uuids: Schema.optional(OccupantList),
-  occupancy: Schema.Number
+  occupancy: Count
 })
 /** @internal */
 export type ChannelEntry = typeof ChannelEntry.Type
@@ -109,9 +150,9 @@ export type ChannelEntry = typeof ChannelEntry.Type
 export const HereNowNested = Schema.Struct({
   ...Envelope,
   payload: Schema.Struct({
-    channels: Schema.Record({ key: Schema.String, value: ChannelEntry }),
-    total_channels: Schema.Number,
-    total_occupancy: Schema.Number
+    channels: JsonRecord(ChannelEntry),
+    total_channels: Count,
+    total_occupancy: Count
   })
 })
 /** @internal */
@@ -129,7 +170,7 @@ export type WhereNow = typeof WhereNow.Type
 export const GetStateMulti = Schema.Struct({
   ...Envelope,
   uuid: Schema.optional(Schema.String),
-  payload: Schema.Struct({ channels: Schema.Record({ key: Schema.String, value: StateObject }) })
+  payload: Schema.Struct({ channels: JsonRecord(StateObject) })
 })
 /** @internal */
 export type GetStateMulti = typeof GetStateMulti.Type

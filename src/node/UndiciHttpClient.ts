@@ -30,6 +30,7 @@ import * as Stream from "effect/Stream"
 import { EventEmitter } from "node:events"
 import type { Readable } from "node:stream"
 import * as Undici from "undici"
+import { BoundedText, TooLarge } from "../internal/body.js"
 import { readText } from "./readText.js"
 
 type Target = { readonly origin: string; readonly path: string }
@@ -146,26 +147,50 @@ class Response extends Inspectable.Class implements HttpClientResponse.HttpClien
    * The whole body, read once: as text or bytes, whichever was asked for first. Text first is
    * `readText` (as undici's `body.text()`, with ASCII copied as it arrives rather than decoded at
    * the end); bytes asked for afterwards are that text encoded again, so a byte-order mark is not
-   * among them.
+   * among them. Interrupting a read that has not finished destroys the body, which closes its
+   * connection instead of downloading the rest for nobody.
    */
-  private whole<A>(
+  private whole<A, E>(
     first: (body: Undici.Dispatcher.ResponseData["body"]) => Promise<Uint8Array | string>,
-    convert: (read: Uint8Array | string) => A
-  ): Effect.Effect<A, HttpClientError.ResponseError> {
-    return Effect.async<A, HttpClientError.ResponseError>((resume) => {
+    convert: (read: Uint8Array | string) => A,
+    failure: (cause: unknown) => E
+  ): Effect.Effect<A, E> {
+    return Effect.async<A, E>((resume) => {
       if (this.read === undefined) {
         unread.unregister(this)
         this.read = first(this.source.body)
       }
+      let done = false
       this.read.then(
-        (read) => resume(Effect.succeed(convert(read))),
-        (cause) => resume(Effect.fail(this.decodeError(cause)))
+        (read) => {
+          done = true
+          resume(Effect.succeed(convert(read)))
+        },
+        (cause) => {
+          done = true
+          resume(Effect.fail(failure(cause)))
+        }
       )
+      return Effect.sync(() => {
+        if (!done && !this.source.body.destroyed) this.source.body.destroy()
+      })
     })
   }
 
+  private decodeFailure = (cause: unknown): HttpClientError.ResponseError => this.decodeError(cause)
+
   get text(): Effect.Effect<string, HttpClientError.ResponseError> {
-    return this.whole(readText, (read) => typeof read === "string" ? read : new TextDecoder().decode(read))
+    return this.whole(readText, asText, this.decodeFailure)
+  }
+
+  /** The SDK's bounded read: text, or `TooLarge` once more than `maxBytes` arrived. */
+  [BoundedText](maxBytes: number): Effect.Effect<string, HttpClientError.ResponseError | TooLarge> {
+    const tooLarge = new TooLarge(maxBytes)
+    return this.whole(
+      (body) => readText(body, maxBytes, () => tooLarge),
+      asText,
+      (cause) => (cause === tooLarge ? tooLarge : this.decodeError(cause))
+    )
   }
 
   get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
@@ -176,7 +201,8 @@ class Response extends Inspectable.Class implements HttpClientResponse.HttpClien
         const copy = new ArrayBuffer(bytes.byteLength)
         new Uint8Array(copy).set(bytes)
         return copy
-      }
+      },
+      this.decodeFailure
     )
   }
 
@@ -222,6 +248,8 @@ class Response extends Inspectable.Class implements HttpClientResponse.HttpClien
     })
   }
 }
+
+const asText = (read: Uint8Array | string): string => typeof read === "string" ? read : new TextDecoder().decode(read)
 
 const transportError = (request: HttpClientRequest.HttpClientRequest, cause: unknown) =>
   new HttpClientError.RequestError({ request, reason: "Transport", cause })

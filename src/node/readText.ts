@@ -21,17 +21,32 @@ import type { Readable } from "node:stream"
 const MID_STREAM = { ignoreBOM: true } as const
 
 /**
- * The text of `body`, read to its end.
+ * The text of `body`, read to its end. With `maxBytes`, a body longer than that is destroyed as
+ * soon as it passes the limit (which closes its connection), and the promise rejects with
+ * `tooLarge()`.
  *
  * @internal
  */
-export const readText = (body: Readable): Promise<string> =>
+export const readText = (
+  body: Readable,
+  maxBytes = Number.POSITIVE_INFINITY,
+  tooLarge: () => unknown = () => new RangeError(`the body is longer than ${maxBytes} bytes`)
+): Promise<string> =>
   new Promise((resolve, reject) => {
     // the ASCII chunks before the first other one, as text (a rope; JSON.parse flattens it once)
     let ascii = ""
     // from the first chunk that is not ASCII on, as bytes
     let rest: Array<Buffer> | undefined
+    let total = 0
     body.on("data", (chunk: Buffer) => {
+      total += chunk.length
+      if (total > maxBytes) {
+        ascii = ""
+        rest = undefined
+        reject(tooLarge())
+        body.destroy()
+        return
+      }
       if (rest === undefined && isAscii(chunk)) ascii += chunk.toString("latin1")
       else (rest ??= []).push(chunk)
     })
