@@ -10,11 +10,11 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/operations.js"
+import { operation } from "./internal/span.js"
 import type { KeysetSelection, KeysetService } from "./Keyset.js"
 import { InvalidArgumentError, type PresenceError } from "./PresenceError.js"
 import * as PresenceSession from "./PresenceSession.js"
@@ -210,27 +210,6 @@ export interface Caching {
 }
 
 const DEFAULT_PAGE = 1000
-
-/**
- * `Effect.fn(name)` for the operations, except that the span ends with `void` rather than the
- * answer (failures are recorded as they are). An ended span keeps its exit, and a span is made
- * before the request: by the time a large answer arrives, young-generation GCs have usually moved
- * the span to the old generation, and an answer stored there then survives every young GC until
- * the next full one. On a 1 MB here-now that cost 25–40% more time.
- */
-const operation = (name: string) =>
-<Args extends ReadonlyArray<unknown>, A, E, R>(
-  body: (...args: Args) => Effect.Effect<A, E, R>
-) =>
-(...args: Args): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Effect.makeSpan(name, { captureStackTrace: false }), (span) =>
-    Effect.onExit(
-      Effect.withParentSpan(body(...args), span),
-      (exit) =>
-        Effect.clockWith((clock) =>
-          Effect.sync(() => span.end(clock.unsafeCurrentTimeNanos(), Exit.isSuccess(exit) ? Exit.void : exit))
-        )
-    ))
 
 /**
  * An instance of a result class without running its constructor: the wire schemas have validated

@@ -5,11 +5,11 @@
  * in one forked fiber and its deadline goes into a min-heap; one watchdog fiber per `Clock`
  * interrupts requests that are past their deadline.
  *
- * The watchdog is cheap under load: while it has deadlines it sleeps until the earliest one, but
- * never longer than `STEP` (so it notices an emptied heap soon and stops); with none it waits,
- * without any timer, for the next request to wake it. Steady traffic therefore never wakes it per
- * request, an idle program is not kept alive by it for more than `STEP`, and a deadline that is
- * earlier than every pending one (possible only with different timeouts) fires at most `STEP` late.
+ * The watchdog is the shared timer loop (`timer.ts`) and cheap under load: while it has deadlines
+ * it sleeps until the earliest one, but never longer than `STEP` (so it notices an emptied heap
+ * soon and stops); with none it waits, without any timer, for the next request to wake it. A new
+ * deadline wakes it only when it is earlier than the watchdog's next look, so steady traffic never
+ * wakes it per request, and an idle program is not kept alive by it for more than `STEP`.
  *
  * Interruption (not an abort signal) stops an overdue request, so it works with any Effect
  * `HttpClient`, and with `TestClock` (each clock has its own watchdog).
@@ -21,8 +21,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Queue from "effect/Queue"
-import { type HeapItem, sleepToward, TimeHeap } from "./heap.js"
+import { type HeapItem, TimeHeap } from "./heap.js"
+import { makeTimer, nudge, runTimer, type Timer } from "./timer.js"
 
 const STEP_MS = 250
 
@@ -33,29 +33,20 @@ interface Deadline extends HeapItem {
 
 interface Watchdog {
   readonly heap: TimeHeap<Deadline>
-  readonly wake: Queue.Queue<boolean>
-  idle: boolean
+  readonly timer: Timer
 }
 
 const watchdogs = new WeakMap<Clock.Clock, Watchdog>()
 
-const loop = (clock: Clock.Clock, w: Watchdog) =>
-  Effect.gen(function*() {
-    for (;;) {
-      const now = clock.unsafeCurrentTimeMillis()
-      for (let d = w.heap.popDue(now); d !== undefined; d = w.heap.popDue(now)) {
-        d.fired = true
-        yield* Fiber.interruptFork(d.fiber)
-      }
-      const next = w.heap.peek()?.at
-      if (next === undefined) {
-        // nothing to watch: no timer (it would keep an idle program alive) until a request comes
-        w.idle = true
-        yield* Queue.take(w.wake)
-      } else {
-        yield* sleepToward(next, now, STEP_MS)
-      }
+/** Interrupts every request past its deadline. */
+const runDue = (w: Watchdog) => (now: number): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const due: Array<Deadline> = []
+    for (let d = w.heap.popDue(now); d !== undefined; d = w.heap.popDue(now)) {
+      d.fired = true
+      due.push(d)
     }
+    return due.length === 0 ? Effect.void : Effect.forEach(due, (d) => Fiber.interruptFork(d.fiber), { discard: true })
   })
 
 const startWatchdog = (clock: Clock.Clock): Effect.Effect<Watchdog> =>
@@ -63,10 +54,10 @@ const startWatchdog = (clock: Clock.Clock): Effect.Effect<Watchdog> =>
     const existing = watchdogs.get(clock)
     if (existing !== undefined) return Effect.succeed(existing)
     return Effect.gen(function*() {
-      const w: Watchdog = { heap: new TimeHeap(), wake: yield* Queue.sliding<boolean>(1), idle: false }
+      const w: Watchdog = { heap: new TimeHeap(), timer: yield* makeTimer }
       watchdogs.set(clock, w)
       // a daemon: it outlives the request that started it, and runs on this clock
-      yield* Effect.forkDaemon(loop(clock, w))
+      yield* Effect.forkDaemon(runTimer(w.timer, runDue(w), () => w.heap.peek()?.at, STEP_MS))
       return w
     })
   })
@@ -99,9 +90,8 @@ const guard = <A, E, R, E2>(
         return Fiber.interruptFork(fiber)
       })
     })
-    if (!w.idle) return outcome
-    w.idle = false
-    return Effect.zipRight(Queue.offer(w.wake, true), outcome)
+    // steady traffic (deadlines later than the watchdog's next look) never wakes it
+    return d.at < w.timer.wakesAt ? Effect.zipRight(nudge(w.timer, d.at), outcome) : outcome
   })
 
 /**

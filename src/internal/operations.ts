@@ -29,14 +29,7 @@ import {
 import type { Chunk } from "./split.js"
 import { plan } from "./split.js"
 import type { FlatState } from "./validation.js"
-import {
-  checkHeartbeat,
-  checkLimit,
-  checkName,
-  checkOffset,
-  checkUserId,
-  readState
-} from "./validation.js"
+import { checkHeartbeat, checkLimit, checkName, checkOffset, checkUserId, readState } from "./validation.js"
 import * as Wire from "./wire.js"
 import { isJsonObject } from "./wire.js"
 
@@ -570,7 +563,9 @@ export const stateMap = (
     if (!isJsonObject(state) && !(state instanceof Map)) {
       return invalid("state", "must be an object or Map of channel → state")
     }
-    const entries: Iterable<readonly [unknown, unknown]> = state instanceof Map ? state.entries() : Object.entries(state)
+    const entries: Iterable<readonly [unknown, unknown]> = state instanceof Map
+      ? state.entries()
+      : Object.entries(state)
     const known = new Set([...target.channels, ...target.channelGroups])
     for (const [name, value] of entries) {
       if (typeof name !== "string" || !known.has(name)) {
@@ -603,14 +598,20 @@ const stateQuery = (states: ReadonlyMap<string, PresenceState>, chunk: Chunk): A
   return any ? [["state", JSON.stringify(part)]] : []
 }
 
-/** @internal */
-export const announceHeartbeat = (
+/** A checked heartbeat, split into the requests it takes. @internal */
+export interface HeartbeatPlan {
+  readonly keyset: Keyset
+  readonly target: Chunk
+  readonly heartbeat: number
+  readonly states: ReadonlyMap<string, PresenceState>
+  readonly query: ReadonlyArray<readonly [string, string]>
+  readonly chunks: ReadonlyArray<Chunk>
+}
+
+/** Checks heartbeat options, resolves the keyset and splits the call. @internal */
+export const heartbeatPlan = (
   input: HeartbeatOptions | undefined
-): Effect.Effect<
-  { channels: ReadonlyArray<string>; channelGroups: ReadonlyArray<string>; heartbeat: number },
-  OperationError,
-  HttpClient.HttpClient | KeysetService
-> => {
+): Effect.Effect<HeartbeatPlan, InvalidArgumentError | KeysetNotFoundError, KeysetService> => {
   // called once per interval by every managed session: plain checks, no generator
   const read = readOptions(input, ["heartbeat", "state", ...TARGET_KEYS])
   if (Either.isLeft(read)) return Either.left(read.left)
@@ -628,16 +629,35 @@ export const announceHeartbeat = (
     const s = states.right.get(name)
     return s === undefined ? 0 : encode(`${JSON.stringify(name)}:${JSON.stringify(s)},`).length + 13
   }
-  const result = { channels: target.right.channels, channelGroups: target.right.channelGroups, heartbeat }
-  return Effect.flatMap(resolveKeyset(options), (keyset) => {
-    const one = (chunk: Chunk) =>
-      execute(keyset, chunkCall(chunk, "/heartbeat", [...query, ...stateQuery(states.right, chunk)]), decodeHeartbeat)
-    return Effect.flatMap(
+  return Effect.flatMap(resolveKeyset(options), (keyset) =>
+    Effect.map(
       planCalls(keyset, target.right, "/heartbeat", query, stateCost),
-      (chunks) => Effect.as(eachChunk(chunks, one), result)
-    )
-  })
+      (chunks): HeartbeatPlan => ({ keyset, target: target.right, heartbeat, states: states.right, query, chunks })
+    ))
 }
+
+/** Sends a planned heartbeat: one request per chunk. @internal */
+export const sendHeartbeat = (
+  p: HeartbeatPlan
+): Effect.Effect<
+  { channels: ReadonlyArray<string>; channelGroups: ReadonlyArray<string>; heartbeat: number },
+  RequestFailure,
+  HttpClient.HttpClient
+> =>
+  Effect.as(
+    eachChunk(p.chunks, (chunk) =>
+      execute(p.keyset, chunkCall(chunk, "/heartbeat", [...p.query, ...stateQuery(p.states, chunk)]), decodeHeartbeat)),
+    { channels: p.target.channels, channelGroups: p.target.channelGroups, heartbeat: p.heartbeat }
+  )
+
+/** @internal */
+export const announceHeartbeat = (
+  input: HeartbeatOptions | undefined
+): Effect.Effect<
+  { channels: ReadonlyArray<string>; channelGroups: ReadonlyArray<string>; heartbeat: number },
+  OperationError,
+  HttpClient.HttpClient | KeysetService
+> => Effect.flatMap(heartbeatPlan(input), sendHeartbeat)
 
 /** @internal */
 export interface LeaveOptions extends Targets, KeysetSelection {}

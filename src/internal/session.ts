@@ -1,24 +1,29 @@
 /**
- * The managed heartbeat.
+ * The managed heartbeat, in three parts:
  *
- * Sessions of one user (origin, subscribe key, user id, auth) on one `HttpClient` form a group:
- * one heartbeat request per interval carries the union of their channels, membership is
- * reference-counted, and a channel is left only when no session holds it.
+ * - the policy (`heartbeat/policy.ts`): a pure function from where a group stands and what just
+ *   happened to its next state and due time;
+ * - the timer loop (`timer.ts`): one scheduler fiber per `HttpClient` sleeps until the earliest
+ *   group is due (a `TimeHeap`, O(log n) per reschedule) and runs that group's step in a
+ *   short-lived fiber;
+ * - the bookkeeping (`heartbeat/membership.ts`): which session holds which names.
  *
- * Groups are driven by one scheduler fiber per `HttpClient`: it sleeps until the earliest group is
- * due (a `TimeHeap`, O(log n) per reschedule), then runs that group's step in a short-lived fiber.
- * A session therefore costs a few small objects, not a fiber of its own — 10,000 sessions fit in a
- * few tens of megabytes. The scheduler lives while any group does and is interrupted with the last.
+ * Sessions of one user (origin, keyset identity) on one `HttpClient` form a group: one heartbeat
+ * request per interval carries the union of their channels, and a channel is left only when no
+ * session holds it. A session costs a few small objects, not a fiber of its own — 10,000
+ * sessions fit in a few tens of megabytes. The scheduler lives while any group does.
  *
  * @internal
  */
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as Inspectable from "effect/Inspectable"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
@@ -30,7 +35,7 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import type { Keyset, KeysetService } from "../Keyset.js"
 import type { Targets } from "../Presence.js"
-import { InvalidArgumentError, isRetryable, type PresenceError } from "../PresenceError.js"
+import { InvalidArgumentError, type PresenceError, TransportError } from "../PresenceError.js"
 import type { AddOptions, EnterOptions, PresenceSession, SessionStatus as Status } from "../PresenceSession.js"
 import {
   heartbeatFailures,
@@ -42,47 +47,37 @@ import {
 } from "../PresenceSession.js"
 import { PubNubConfig, type Settings } from "../PubNubConfig.js"
 import { keysetKey } from "./coalesce.js"
-import { type HeapItem, TimeHeap, waitUntil } from "./heap.js"
+import { type HeapItem, TimeHeap } from "./heap.js"
+import { type Member, Membership, type Names } from "./heartbeat/membership.js"
+import * as Policy from "./heartbeat/policy.js"
 import * as Ops from "./operations.js"
 import { baseUrl } from "./request.js"
-import { checkHeartbeat } from "./validation.js"
+import { operation } from "./span.js"
+import { makeTimer, nudge, runTimer, type Timer } from "./timer.js"
+import { readState } from "./validation.js"
 
 type Requirements = KeysetService | HttpClient.HttpClient
+
+/** The shortest interval accepted: one heartbeat a second. @internal */
+export const MIN_INTERVAL_SECONDS = 1
 
 // ---------------------------------------------------------------------------------------------
 // model
 // ---------------------------------------------------------------------------------------------
 
-// Per-session data is kept small (arrays rather than Sets, maps allocated on first use): 10,000
-// sessions must fit in a few KB each.
-interface Member {
-  channels: ReadonlyArray<string>
-  groups: ReadonlyArray<string>
-  readonly heartbeat: number
-  readonly intervalMs: number
-}
-
-/** One user's sessions on one client; `at` is when its next step is due. @internal */
+/** One user's sessions on one client; `at` is when it is due next. @internal */
 interface Group extends HeapItem {
   readonly key: string
   readonly keyset: Keyset
   readonly context: Context.Context<Requirements>
   readonly scheduler: Scheduler
-  readonly members: Array<Member>
-  readonly channelRefs: Map<string, number>
-  groupRefs: Map<string, number> | undefined
-  states: Map<string, Ops.PresenceState> | undefined
+  readonly membership: Membership
   /** one heartbeat or leave request at a time */
   readonly lock: Effect.Semaphore
   readonly retry: Schedule.Schedule<unknown, PresenceError>
-  status: Status
+  /** where the group stands; replaced (never changed) once per step */
+  state: Policy.HeartbeatState
   listeners: Set<Queue.Queue<Status>> | undefined
-  mode: "normal" | "retry" | "expire"
-  retryState: unknown
-  failures: number
-  lastError: PresenceError | undefined
-  lastSuccess: number
-  stopped: boolean
 }
 
 /** One per `HttpClient`: the fiber that runs every group's heartbeat on time. */
@@ -90,8 +85,7 @@ interface Scheduler {
   readonly heap: TimeHeap<Group>
   readonly groups: Map<string, Group>
   readonly scope: Scope.CloseableScope
-  readonly wake: Queue.Queue<boolean>
-  wakesAt: number
+  readonly timer: Timer
 }
 
 /** Where sessions find their group. @internal */
@@ -102,48 +96,12 @@ export interface Registry {
 /** @internal */
 export const makeRegistry = (): Registry => ({ byClient: new WeakMap() })
 
-const LAST_CHANCE_MS = 1000
+const isStopped = (g: Group): boolean => g.state.status._tag === "Stopped"
 
-// ---------------------------------------------------------------------------------------------
-// helpers
-// ---------------------------------------------------------------------------------------------
-
-const heartbeatOf = (g: Group): number => {
-  let hb = Number.POSITIVE_INFINITY
-  for (const m of g.members) hb = Math.min(hb, m.heartbeat)
-  return Number.isFinite(hb) ? hb : Ops.DEFAULT_HEARTBEAT
-}
-
-const intervalOf = (g: Group): number => {
-  let ms = Number.POSITIVE_INFINITY
-  for (const m of g.members) ms = Math.min(ms, m.intervalMs)
-  return Number.isFinite(ms) ? ms : (Ops.DEFAULT_HEARTBEAT / 2 - 1) * 1000
-}
-
-const retain = (refs: Map<string, number>, names: Iterable<string>) => {
-  for (const n of names) refs.set(n, (refs.get(n) ?? 0) + 1)
-}
-
-/** Decrements; returns the names nobody holds any more. */
-const release = (refs: Map<string, number>, names: Iterable<string>): Array<string> => {
-  const gone: Array<string> = []
-  for (const n of names) {
-    const c = (refs.get(n) ?? 0) - 1
-    if (c <= 0) {
-      refs.delete(n)
-      gone.push(n)
-    } else {
-      refs.set(n, c)
-    }
-  }
-  return gone
-}
-
-/** Worth retrying for a heartbeat: transient failures, and a body a proxy mangled. */
-const retryableForSession = (e: PresenceError): boolean => isRetryable(e) || e._tag === "MalformedResponseError"
-
-const retryAfterMs = (e: PresenceError): number =>
-  e._tag === "RateLimitedError" ? Option.match(e.retryAfter, { onNone: () => 0, onSome: Duration.toMillis }) : 0
+const timingOf = (g: Group): Policy.Timing => ({
+  heartbeatMs: g.membership.heartbeat() * 1000,
+  intervalMs: g.membership.intervalMs()
+})
 
 // Schedules are immutable descriptions: one per interval serves every group (a schedule is ~2 KB).
 const defaultRetries = new Map<number, Schedule.Schedule<unknown, PresenceError>>()
@@ -159,45 +117,28 @@ const defaultRetry = (intervalMs: number): Schedule.Schedule<unknown, PresenceEr
   return schedule
 }
 
-/** The next delay of a schedule, without sleeping; `undefined` when it is done. */
-const stepDelay = (
+/**
+ * The retry schedule's next delay after `error`, without sleeping (the scheduler does the waiting
+ * for every group at once); `undefined` when the schedule is done.
+ */
+const stepRetry = (
   schedule: Schedule.Schedule<unknown, PresenceError>,
+  state: unknown,
   now: number,
-  input: PresenceError,
-  state: unknown
-): Effect.Effect<readonly [unknown, number | undefined]> =>
-  Effect.map(schedule.step(now, input, state), ([next, _out, decision]) =>
-    [
-      next,
-      ScheduleDecision.isDone(decision) ? undefined : Math.max(0, ScheduleIntervals.start(decision.intervals) - now)
-    ] as const)
+  error: PresenceError
+): Effect.Effect<{ readonly state: unknown; readonly delayMs: number | undefined }> =>
+  Effect.map(schedule.step(now, error, state === undefined ? schedule.initial : state), ([next, _out, decision]) => ({
+    state: next,
+    delayMs: ScheduleDecision.isDone(decision)
+      ? undefined
+      : Math.max(0, ScheduleIntervals.start(decision.intervals) - now)
+  }))
 
-const union = (g: Group) => ({
-  channels: [...g.channelRefs.keys()],
-  channelGroups: g.groupRefs === undefined ? [] : [...g.groupRefs.keys()]
-})
+// ---------------------------------------------------------------------------------------------
+// status
+// ---------------------------------------------------------------------------------------------
 
-const statesFor = (g: Group, names: ReadonlyArray<string>): Map<string, Ops.PresenceState> => {
-  const out = new Map<string, Ops.PresenceState>()
-  if (g.states === undefined) return out
-  for (const n of names) {
-    const s = g.states.get(n)
-    if (s !== undefined) out.set(n, s)
-  }
-  return out
-}
-
-const putStates = (g: Group, states: Iterable<readonly [string, Ops.PresenceState]>) => {
-  for (const [name, s] of states) (g.states ??= new Map()).set(name, s)
-}
-
-const dropStates = (g: Group, names: Iterable<string>) => {
-  if (g.states === undefined) return
-  for (const n of names) g.states.delete(n)
-}
-
-const setStatus = (g: Group, status: Status): Effect.Effect<void> => {
-  g.status = status
+const publish = (g: Group, status: Status): Effect.Effect<void> => {
   const listeners = g.listeners
   return listeners === undefined || listeners.size === 0
     ? Effect.void
@@ -207,166 +148,105 @@ const setStatus = (g: Group, status: Status): Effect.Effect<void> => {
 const statusChanges = (g: Group): Stream.Stream<Status> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const queue = yield* Queue.unbounded<Status>()
-    const current = g.status
+    const current = g.state.status
     ;(g.listeners ??= new Set()).add(queue)
     yield* Effect.addFinalizer(() => Effect.sync(() => g.listeners?.delete(queue)))
     return Stream.concat(Stream.succeed(current), Stream.fromQueue(queue))
   }))
 
-// ---------------------------------------------------------------------------------------------
-// scheduling
-// ---------------------------------------------------------------------------------------------
-
-/** Puts a group (back) on the timeline at `at`; wakes the scheduler if that is earlier. */
-const scheduleAt = (g: Group, at: number): Effect.Effect<void> => {
-  if (g.stopped) return Effect.void
+/** Takes a decision: the new state, the next due time (or off the timeline), the news. */
+const apply = (g: Group, decision: Policy.Decision): Effect.Effect<void> => {
+  const before = g.state.status
+  g.state = decision.state
   const s = g.scheduler
-  s.heap.put(g, at)
-  return at < s.wakesAt ? Effect.asVoid(Queue.offer(s.wake, true)) : Effect.void
+  let wake: Effect.Effect<void> = Effect.void
+  if (decision.at === undefined) s.heap.remove(g)
+  else {
+    s.heap.put(g, decision.at)
+    wake = nudge(s.timer, decision.at)
+  }
+  const status = decision.state.status
+  if (status === before) return wake
+  const log = status._tag === "Stopped" && Option.isSome(status.error)
+    ? Effect.logWarning("presence heartbeat stopped", status.error.value.message)
+    : Effect.void
+  return Effect.zipRight(wake, Effect.zipRight(publish(g, status), log))
 }
 
-const schedulerLoop = (s: Scheduler) =>
-  Effect.gen(function*() {
-    for (;;) {
-      const now = yield* Clock.currentTimeMillis
-      for (let g = s.heap.popDue(now); g !== undefined; g = s.heap.popDue(now)) {
-        const group = g
-        yield* Effect.forkIn(Effect.provide(step(group), group.context), s.scope)
-      }
-      const next = s.heap.peek()?.at
-      s.wakesAt = next ?? Number.POSITIVE_INFINITY
-      yield* waitUntil(next, now, s.wake)
-    }
-  })
+// ---------------------------------------------------------------------------------------------
+// heartbeats
+// ---------------------------------------------------------------------------------------------
 
-/** One heartbeat request, counted in the metrics and traced: what `enter` and every beat send. */
-const heartbeatRequest = (
-  keyset: Keyset,
-  targets: { readonly channels: ReadonlyArray<string>; readonly channelGroups: ReadonlyArray<string> },
-  heartbeat: number,
-  state: ReadonlyMap<string, Ops.PresenceState>
-) =>
-  Ops.announceHeartbeat({ ...targets, heartbeat, state, keyset }).pipe(
+/** One heartbeat, counted in the metrics and traced: what `enter` and every beat send. */
+const heartbeatRequest = (plan: Ops.HeartbeatPlan) =>
+  Ops.sendHeartbeat(plan).pipe(
     Effect.tap(() => Metric.increment(heartbeatSuccesses)),
     Effect.tapError(() => Metric.increment(heartbeatFailures)),
     Effect.withSpan("PresenceSession.heartbeat", {
-      attributes: { channels: targets.channels.length, channelGroups: targets.channelGroups.length }
+      attributes: { channels: plan.target.channels.length, channelGroups: plan.target.channelGroups.length }
     })
   )
 
-/** One heartbeat for `targets` (default: everything the group holds). Call under `g.lock`. */
-const beat = (g: Group, targets?: { channels: ReadonlyArray<string>; channelGroups: ReadonlyArray<string> }) =>
+/** One heartbeat for `targets`: when it was sent, or why it failed. Call under `g.lock`. */
+const beat = (g: Group, targets: Names): Effect.Effect<Either.Either<number, PresenceError>, never, Requirements> =>
+  Effect.flatMap(
+    Clock.currentTimeMillis,
+    (sentAt) =>
+      targets.channels.length === 0 && targets.channelGroups.length === 0
+        ? Effect.succeed(Either.right(sentAt))
+        : Effect.either(Effect.as(
+          Effect.flatMap(
+            Ops.heartbeatPlan({
+              ...targets,
+              heartbeat: g.membership.heartbeat(),
+              state: g.membership.statesFor(targets),
+              keyset: g.keyset
+            }),
+            heartbeatRequest
+          ),
+          sentAt
+        ))
+  )
+
+/** One step of a group, when it is due: heartbeat (or note the deadline), then let the policy decide. */
+const step = (g: Group): Effect.Effect<void, never, Requirements> =>
   Effect.gen(function*() {
-    const t = targets ?? union(g)
-    if (t.channels.length === 0 && t.channelGroups.length === 0) return Either.right(undefined)
-    const sentAt = yield* Clock.currentTimeMillis
-    const heartbeat = heartbeatOf(g)
-    const result = yield* Effect.either(
-      heartbeatRequest(g.keyset, t, heartbeat, statesFor(g, [...t.channels, ...t.channelGroups]))
-    )
-    if (Either.isRight(result) && targets === undefined) {
-      g.lastSuccess = sentAt
-      yield* setStatus(g, SessionStatus.Present({ expiresAt: sentAt + heartbeat * 1000 }))
+    if (isStopped(g)) return
+    if (g.state.due === "expire") {
+      return yield* apply(
+        g,
+        Policy.decide(g.state, { _tag: "DeadlinePassed" }, yield* Clock.currentTimeMillis, timingOf(g))
+      )
     }
-    return Either.isRight(result) ? Either.right(undefined) : Either.left(result.left)
+    if (g.state.retryState !== undefined) yield* Metric.increment(heartbeatRetries)
+    const result = yield* g.lock.withPermits(1)(Effect.suspend(() => beat(g, g.membership.union())))
+    if (isStopped(g)) return // closed meanwhile
+    const now = yield* Clock.currentTimeMillis
+    const outcome: Policy.Outcome = Either.isRight(result)
+      ? { _tag: "Succeeded", sentAt: result.right }
+      : { _tag: "Failed", error: result.left, retry: yield* stepRetry(g.retry, g.state.retryState, now, result.left) }
+    return yield* apply(g, Policy.decide(g.state, outcome, now, timingOf(g)))
   })
 
 /**
- * One step of a group's heartbeat state machine:
- * - `normal`: heartbeat; on a retryable failure start retrying (or, if already expired, wait an interval);
- * - `retry`: retry; keep retrying on the schedule until the last chance before expiry;
- * - `expire`: the deadline passed without success — report `Expired`, back to the normal interval.
+ * A step that failed in a way nothing expected (a defect in a client, say) must not leave the
+ * session claiming presence: it counts as a retryable failure, so the status turns `AtRisk` and
+ * the policy goes on retrying.
  */
-const step = (g: Group): Effect.Effect<void, never, Requirements> =>
+const recover = (g: Group, cause: Cause.Cause<unknown>): Effect.Effect<void> =>
   Effect.gen(function*() {
-    if (g.stopped) return
-    if (g.mode === "expire") {
-      g.mode = "normal"
-      const lastError = g.lastError
-      if (lastError !== undefined) {
-        const since = g.lastSuccess + heartbeatOf(g) * 1000
-        yield* setStatus(g, SessionStatus.Expired({ failures: g.failures, lastError, since }))
-      }
-      return yield* scheduleAt(g, (yield* Clock.currentTimeMillis) + intervalOf(g))
-    }
-    const retrying = g.mode === "retry"
-    if (retrying) yield* Metric.increment(heartbeatRetries)
-    const result = yield* g.lock.withPermits(1)(beat(g))
-    if (g.stopped) return
+    if (isStopped(g)) return
+    const error = new TransportError({
+      url: "",
+      reason: `the heartbeat failed unexpectedly: ${Cause.pretty(cause).split("\n")[0].slice(0, 200)}`
+    })
     const now = yield* Clock.currentTimeMillis
-    if (Either.isRight(result)) {
-      g.mode = "normal"
-      g.failures = 0
-      g.lastError = undefined
-      return yield* scheduleAt(g, now + intervalOf(g))
-    }
-    const error = result.left
-    g.lastError = error
-    if (!retryableForSession(error)) {
-      g.stopped = true
-      g.scheduler.heap.remove(g)
-      yield* setStatus(g, SessionStatus.Stopped({ error: Option.some(error) }))
-      return yield* Effect.logWarning("presence heartbeat stopped", error.message)
-    }
-    g.failures++
-    if (!retrying && g.status._tag === "Expired") {
-      // already timed out at the service: no burst of retries, one try per interval
-      yield* setStatus(g, SessionStatus.Expired({ failures: g.failures, lastError: error, since: g.status.since }))
-      return yield* scheduleAt(g, now + intervalOf(g))
-    }
-    if (!retrying) {
-      g.mode = "retry"
-      g.retryState = g.retry.initial
-    }
-    const expiresAt = g.lastSuccess + heartbeatOf(g) * 1000
-    yield* setStatus(g, SessionStatus.AtRisk({ failures: g.failures, lastError: error, expiresAt }))
-    const [next, scheduled] = yield* stepDelay(g.retry, now, error, g.retryState)
-    g.retryState = next
-    const waitFor = retryAfterMs(error)
-    const lastChance = expiresAt - LAST_CHANCE_MS
-    const at = now + Math.max(scheduled ?? Number.POSITIVE_INFINITY, waitFor)
-    if (at <= lastChance) return yield* scheduleAt(g, at)
-    if (now < lastChance && now + waitFor <= lastChance) return yield* scheduleAt(g, lastChance)
-    g.mode = "expire"
-    return yield* scheduleAt(g, Math.max(now, expiresAt))
+    const retry = yield* stepRetry(g.retry, g.state.retryState, now, error)
+    yield* apply(g, Policy.decide(g.state, { _tag: "Failed", error, retry }, now, timingOf(g)))
   })
 
-// ---------------------------------------------------------------------------------------------
-// enter
-// ---------------------------------------------------------------------------------------------
-
-const groupKey = (keyset: Keyset, config: Settings): string => `${baseUrl(config)}\u0000${keysetKey(keyset)}`
-
-interface Validated {
-  readonly target: { readonly channels: ReadonlyArray<string>; readonly channelGroups: ReadonlyArray<string> }
-  readonly heartbeat: number
-  readonly intervalMs: number
-  readonly states: Map<string, Ops.PresenceState>
-  readonly keyset: Keyset
-}
-
-const validate = (options: EnterOptions): Effect.Effect<Validated, PresenceError, KeysetService> =>
-  Effect.gen(function*() {
-    if (typeof options !== "object" || options === null) {
-      return yield* new InvalidArgumentError({ argument: "options", reason: "must be an object" })
-    }
-    const target = yield* Ops.targets(options, true)
-    const heartbeat = options.heartbeat ?? Ops.DEFAULT_HEARTBEAT
-    yield* Ops.check("heartbeat", heartbeat, checkHeartbeat)
-    const interval = options.interval ?? heartbeat / 2 - 1
-    if (typeof interval !== "number" || !Number.isFinite(interval) || interval <= 0 || interval >= heartbeat) {
-      return yield* new InvalidArgumentError({
-        argument: "interval",
-        reason: `must be more than 0 and less than heartbeat (${heartbeat}) seconds`
-      })
-    }
-    if (options.leaveTimeout !== undefined && Option.isNone(Duration.decodeUnknown(options.leaveTimeout))) {
-      return yield* new InvalidArgumentError({ argument: "leaveTimeout", reason: "must be a Duration" })
-    }
-    const states = yield* Ops.stateMap(options.state, target)
-    const keyset = yield* Ops.resolveKeyset(options)
-    return { target, heartbeat, intervalMs: interval * 1000, states, keyset }
-  })
+const guardedStep = (g: Group): Effect.Effect<void, never, Requirements> =>
+  Effect.catchAllCause(step(g), (cause) => (Cause.isInterruptedOnly(cause) ? Effect.void : recover(g, cause)))
 
 const schedulerFor = (registry: Registry, client: HttpClient.HttpClient) =>
   Effect.gen(function*() {
@@ -376,30 +256,58 @@ const schedulerFor = (registry: Registry, client: HttpClient.HttpClient) =>
       heap: new TimeHeap<Group>(),
       groups: new Map(),
       scope: yield* Scope.make(),
-      wake: yield* Queue.sliding<boolean>(1),
-      wakesAt: Number.POSITIVE_INFINITY
+      timer: yield* makeTimer
     }
     registry.byClient.set(client, s)
+    const runDue = (now: number) =>
+      Effect.suspend(() => {
+        const due: Array<Group> = []
+        for (let g = s.heap.popDue(now); g !== undefined; g = s.heap.popDue(now)) due.push(g)
+        return Effect.forEach(
+          due,
+          (g) => Effect.forkIn(Effect.provide(guardedStep(g), g.context), s.scope),
+          { discard: true }
+        )
+      })
     // forked from the entering fiber, so it runs on the same Clock (TestClock in tests)
-    yield* Effect.forkIn(schedulerLoop(s), s.scope)
+    yield* Effect.forkIn(runTimer(s.timer, runDue, () => s.heap.peek()?.at), s.scope)
     return s
   })
 
-const holds = (list: ReadonlyArray<string>, name: string) => list.includes(name)
+// ---------------------------------------------------------------------------------------------
+// leaving
+// ---------------------------------------------------------------------------------------------
 
-/** Lets go of a member's names: returns what no session of the group holds any more. */
-const releaseMember = (g: Group, channels: ReadonlyArray<string>, groups: ReadonlyArray<string>) => {
-  const c = release(g.channelRefs, channels)
-  const cg = g.groupRefs === undefined ? [] : release(g.groupRefs, groups)
-  dropStates(g, c)
-  dropStates(g, cg)
-  return { channels: c, channelGroups: cg }
-}
-
-const leaveEffect = (g: Group, channels: ReadonlyArray<string>, channelGroups: ReadonlyArray<string>) =>
-  Ops.announceLeave({ channels, channelGroups, keyset: g.keyset }).pipe(
+const leaveRequest = (keyset: Keyset, names: Names) =>
+  Ops.announceLeave({ ...names, keyset }).pipe(
     Effect.tap(() => Metric.increment(leaves)),
     Effect.withSpan("PresenceSession.leave")
+  )
+
+/** A leave that must not fail or hang whoever closes: bounded by `timeout`, failures logged. */
+const boundedLeave = (
+  keyset: Keyset,
+  names: Names,
+  timeout: Duration.Duration,
+  context: Context.Context<Requirements>
+): Effect.Effect<void> =>
+  names.channels.length === 0 && names.channelGroups.length === 0 ? Effect.void : Effect.interruptible(
+    leaveRequest(keyset, names)
+  ).pipe(
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => `leave did not finish within ${Duration.format(timeout)}`
+    }),
+    Effect.catchAllCause((cause) =>
+      Effect.logWarning(
+        "presence leave failed",
+        Option.match(Cause.failureOption(cause), {
+          onNone: () => Cause.pretty(cause).split("\n")[0],
+          onSome: (e) => (typeof e === "string" ? e : e.message)
+        })
+      )
+    ),
+    Effect.provide(context)
   )
 
 /** What closing a session does (as a finalizer of the caller's scope). */
@@ -414,13 +322,16 @@ const close = (
   // under the group's lock, so an in-flight heartbeat finishes first and cannot land after the
   // leave (requests on different connections are not ordered)
   g.lock.withPermits(1)(Effect.gen(function*() {
-    const i = g.members.indexOf(member)
-    if (i >= 0) g.members.splice(i, 1)
-    const released = releaseMember(g, member.channels, member.groups)
+    member.closed = true
+    const released = g.membership.part(member)
     const s = g.scheduler
-    if (g.members.length === 0) {
-      if (!g.stopped) yield* setStatus(g, SessionStatus.Stopped({ error: Option.none() }))
-      g.stopped = true
+    if (g.membership.isEmpty) {
+      if (!isStopped(g)) {
+        yield* apply(g, {
+          state: { ...g.state, status: SessionStatus.Stopped({ error: Option.none() }) },
+          at: undefined
+        })
+      }
       s.heap.remove(g)
       if (s.groups.get(g.key) === g) s.groups.delete(g.key)
       if (s.groups.size === 0 && registry.byClient.get(client) === s) {
@@ -428,27 +339,31 @@ const close = (
         yield* Scope.close(s.scope, Exit.void)
       }
     }
-    if (!announceLeave || (released.channels.length === 0 && released.channelGroups.length === 0)) return
-    yield* Effect.interruptible(leaveEffect(g, released.channels, released.channelGroups)).pipe(
-      Effect.timeoutFail({
-        duration: leaveTimeout,
-        onTimeout: () => `leave did not finish within ${Duration.format(leaveTimeout)}`
-      }),
-      Effect.catchAll((e) => Effect.logWarning("presence leave failed", typeof e === "string" ? e : e.message)),
-      Effect.provide(g.context)
-    )
+    if (announceLeave) yield* boundedLeave(g.keyset, released, leaveTimeout, g.context)
   }))
 
-/** The handle: methods on the prototype, so a session costs two references, not a dozen closures. */
-class Session implements PresenceSession {
-  constructor(readonly group: Group, readonly member: Member) {}
+// ---------------------------------------------------------------------------------------------
+// the handle
+// ---------------------------------------------------------------------------------------------
+
+const closedError = () =>
+  new InvalidArgumentError({ argument: "session", reason: "is closed: its scope has ended, so it can do nothing more" })
+
+/**
+ * The handle: methods on the prototype, so a session costs two references, not a dozen closures.
+ * It prints as its user id, names and status — never its keyset's secrets.
+ */
+class Session extends Inspectable.Class implements PresenceSession {
+  constructor(readonly group: Group, readonly member: Member) {
+    super()
+  }
 
   get userId(): string {
     return this.group.keyset.userId
   }
 
   get status(): Effect.Effect<Status> {
-    return Effect.sync(() => this.group.status)
+    return Effect.sync(() => this.group.state.status)
   }
 
   get statusChanges(): Stream.Stream<Status> {
@@ -461,147 +376,298 @@ class Session implements PresenceSession {
     return Effect.sync(() => ({ channels: [...this.member.channels], channelGroups: [...this.member.groups] }))
   }
 
-  private held(t: Targets) {
+  toJSON(): unknown {
+    return {
+      _id: "PresenceSession",
+      userId: this.userId,
+      channels: this.member.channels,
+      channelGroups: this.member.groups,
+      status: this.group.state.status._tag,
+      closed: this.member.closed
+    }
+  }
+
+  /** Checks that targets are held by this session. */
+  private held(t: Targets): Effect.Effect<Names, InvalidArgumentError> {
     const member = this.member
-    return Effect.gen(function*() {
-      const target = yield* Ops.targets(t, true)
-      for (const c of target.channels) {
-        if (!holds(member.channels, c)) {
-          return yield* new InvalidArgumentError({ argument: "channels", reason: `"${c}" is not held by this session` })
-        }
+    return Effect.flatMap(Ops.targets(t, true), (target) => {
+      const channel = target.channels.find((c) => !member.channels.includes(c))
+      if (channel !== undefined) {
+        return new InvalidArgumentError({ argument: "channels", reason: `"${channel}" is not held by this session` })
       }
-      for (const c of target.channelGroups) {
-        if (!holds(member.groups, c)) {
-          return yield* new InvalidArgumentError({
-            argument: "channelGroups",
-            reason: `"${c}" is not held by this session`
-          })
-        }
+      const group = target.channelGroups.find((c) => !member.groups.includes(c))
+      if (group !== undefined) {
+        return new InvalidArgumentError({ argument: "channelGroups", reason: `"${group}" is not held by this session` })
       }
-      return target
+      return Effect.succeed(target)
     })
   }
 
   add(t: AddOptions): Effect.Effect<void, PresenceError> {
     const { group, member } = this
     return Effect.gen(function*() {
-      const target = yield* Ops.targets(t, true)
-      const states = yield* Ops.stateMap(t.state, target)
-      putStates(group, states)
-      const r = yield* group.lock.withPermits(1)(beat(group, target))
-      if (Either.isLeft(r)) return yield* Effect.fail(r.left)
-      const channels = target.channels.filter((c) => !holds(member.channels, c))
-      const groups = target.channelGroups.filter((c) => !holds(member.groups, c))
-      member.channels = [...member.channels, ...channels]
-      member.groups = [...member.groups, ...groups]
-      retain(group.channelRefs, channels)
-      if (groups.length > 0) retain(group.groupRefs ??= new Map(), groups)
+      if (member.closed) return yield* closedError()
+      const options = yield* Ops.readOptions(t, ["channels", "channelGroups", "state"])
+      const target = yield* Ops.targets(options, true)
+      const states = yield* Ops.stateMap(options.state, target)
+      yield* group.lock.withPermits(1)(Effect.gen(function*() {
+        if (member.closed) return yield* closedError()
+        group.membership.putStates(states)
+        const r = yield* beat(group, target)
+        if (Either.isLeft(r)) return yield* Effect.fail(r.left)
+        group.membership.hold(member, target)
+      }))
     }).pipe(Effect.provide(group.context))
   }
 
   remove(t: Targets): Effect.Effect<void, PresenceError> {
     const { group, member } = this
+    if (member.closed) return Effect.fail(closedError())
     return Effect.flatMap(this.held(t), (target) =>
       group.lock.withPermits(1)(Effect.gen(function*() {
-        member.channels = member.channels.filter((c) => !target.channels.includes(c))
-        member.groups = member.groups.filter((c) => !target.channelGroups.includes(c))
-        const released = releaseMember(group, target.channels, target.channelGroups)
+        if (member.closed) return yield* closedError()
+        const released = group.membership.release(member, target)
         if (released.channels.length > 0 || released.channelGroups.length > 0) {
-          yield* leaveEffect(group, released.channels, released.channelGroups)
+          yield* leaveRequest(group.keyset, released)
         }
       }))).pipe(Effect.provide(group.context))
   }
 
   setState(state: Ops.PresenceState, t?: Targets): Effect.Effect<void, PresenceError> {
     const { group, member } = this
-    const targets = t === undefined
-      ? Effect.succeed({ channels: [...member.channels], channelGroups: [...member.groups] })
+    if (member.closed) return Effect.fail(closedError())
+    // checked and copied once: what is sent now is what every later heartbeat carries
+    const copy = readState(state)
+    if (typeof copy === "string") return Effect.fail(new InvalidArgumentError({ argument: "state", reason: copy }))
+    const targets: Effect.Effect<Names, InvalidArgumentError> = t === undefined
+      ? Effect.sync(() => ({ channels: [...member.channels], channelGroups: [...member.groups] }))
       : this.held(t)
-    return Effect.flatMap(targets, (target) =>
-      Effect.tap(
-        Ops.setState({ ...target, state, keyset: group.keyset }),
-        () => putStates(group, [...target.channels, ...target.channelGroups].map((n) => [n, state] as const))
-      )).pipe(Effect.asVoid, Effect.provide(group.context))
+    return Effect.flatMap(
+      targets,
+      (target) =>
+        Effect.flatMap(Ops.setState({ ...target, state: copy, keyset: group.keyset }), () =>
+          Effect.sync(() => {
+            if (member.closed) return
+            group.membership.putStates([...target.channels, ...target.channelGroups].map((n) => [n, copy] as const))
+          }))
+    ).pipe(Effect.provide(group.context))
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// enter
+// ---------------------------------------------------------------------------------------------
+
+const groupKey = (keyset: Keyset, config: Settings): string => `${baseUrl(config)}\u0000${keysetKey(keyset)}`
+
+interface Validated {
+  readonly target: Names
+  readonly heartbeat: number
+  readonly intervalMs: number
+  readonly states: ReadonlyMap<string, Ops.PresenceState>
+  readonly keyset: Keyset
+  /** the first heartbeat */
+  readonly plan: Ops.HeartbeatPlan
+  readonly retry: Schedule.Schedule<unknown, PresenceError>
+  readonly announceLeave: boolean
+  readonly leaveTimeout: Duration.Duration
+}
+
+const ENTER_KEYS = [
+  "channels",
+  "channelGroups",
+  "keyset",
+  "using",
+  "heartbeat",
+  "interval",
+  "state",
+  "retry",
+  "announceLeave",
+  "leaveTimeout"
+] as const
+
+const validate = (input: EnterOptions): Effect.Effect<Validated, PresenceError, KeysetService> =>
+  Effect.gen(function*() {
+    if (typeof input !== "object" || input === null) {
+      return yield* new InvalidArgumentError({ argument: "options", reason: "must be an object" })
+    }
+    const options = yield* Ops.readOptions(input, ENTER_KEYS)
+    // channels, heartbeat, state and keyset are checked as for a heartbeat (it is the first one)
+    const plan = yield* Ops.heartbeatPlan(options)
+    const heartbeat = plan.heartbeat
+    const interval = options.interval ?? heartbeat / 2 - 1
+    if (
+      typeof interval !== "number" || !Number.isFinite(interval) || interval < MIN_INTERVAL_SECONDS ||
+      interval >= heartbeat
+    ) {
+      return yield* new InvalidArgumentError({
+        argument: "interval",
+        reason: `must be at least ${MIN_INTERVAL_SECONDS} second and less than heartbeat (${heartbeat}) seconds`
+      })
+    }
+    if (options.retry !== undefined && !Schedule.isSchedule(options.retry)) {
+      return yield* new InvalidArgumentError({ argument: "retry", reason: "must be a Schedule" })
+    }
+    if (options.announceLeave !== undefined && typeof options.announceLeave !== "boolean") {
+      return yield* new InvalidArgumentError({ argument: "announceLeave", reason: "must be true or false" })
+    }
+    const leaveTimeout = options.leaveTimeout === undefined
+      ? Option.some(Duration.seconds(5))
+      : Duration.decodeUnknown(options.leaveTimeout)
+    if (Option.isNone(leaveTimeout)) {
+      return yield* new InvalidArgumentError({ argument: "leaveTimeout", reason: "must be a Duration" })
+    }
+    const intervalMs = interval * 1000
+    return {
+      target: plan.target,
+      heartbeat,
+      intervalMs,
+      states: plan.states,
+      keyset: plan.keyset,
+      plan,
+      retry: options.retry ?? defaultRetry(intervalMs),
+      announceLeave: options.announceLeave ?? true,
+      leaveTimeout: leaveTimeout.value
+    }
+  })
+
+/**
+ * Whether a first heartbeat may have announced presence: from the moment a request goes out until
+ * its answer proves otherwise. Only a definite refusal (400, 402, 403, …) of a heartbeat that was
+ * one request proves nothing was announced; a timeout, a dropped connection or a 5xx may have
+ * reached the service, and of a heartbeat split over several requests some may have succeeded.
+ */
+interface Announced {
+  maybe: boolean
+}
+
+/**
+ * The first heartbeat, retried on the session's schedule while its failures are retryable (a
+ * 429's `Retry-After` honoured), for at most one interval; a failure retrying cannot fix fails at
+ * once.
+ */
+const firstHeartbeat = (v: Validated, announced: Announced): Effect.Effect<number, PresenceError, Requirements> =>
+  Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
+    const attempt = (retryState: unknown, before: boolean): Effect.Effect<number, PresenceError, Requirements> =>
+      Effect.flatMap(Clock.currentTimeMillis, (sentAt) => {
+        announced.maybe = true
+        return heartbeatRequest(v.plan).pipe(
+          Effect.as(sentAt),
+          Effect.catchAll((error) => {
+            const retryable = Policy.retryableForHeartbeat(error)
+            announced.maybe = before || retryable || v.plan.chunks.length > 1
+            if (!retryable) return Effect.fail(error)
+            return Effect.flatMap(
+              Clock.currentTimeMillis,
+              (now) =>
+                Effect.flatMap(stepRetry(v.retry, retryState, now, error), (next) => {
+                  if (next.delayMs === undefined) return Effect.fail(error)
+                  const wait = Math.max(next.delayMs, Policy.retryAfterMs(error))
+                  if (now + wait > startedAt + v.intervalMs) return Effect.fail(error)
+                  return Effect.zipRight(
+                    Effect.zipRight(Metric.increment(heartbeatRetries), Effect.sleep(Duration.millis(wait))),
+                    attempt(next.state, announced.maybe)
+                  )
+                })
+            )
+          })
+        )
+      })
+    return attempt(undefined, false)
+  })
+
 /** @internal */
-export const enter = (
+export const enter: (
   options: EnterOptions
-): Effect.Effect<PresenceSession, PresenceError, Scope.Scope | Requirements> =>
+) => Effect.Effect<PresenceSession, PresenceError, Scope.Scope | Requirements> = operation("Presence.enter")((
+  options: EnterOptions
+) =>
   Effect.gen(function*() {
     const v = yield* validate(options)
     const config = yield* PubNubConfig
     const client = yield* HttpClient.HttpClient
     const registry = yield* SessionRegistry
-    // what later heartbeats run with: the caller's services, but not the caller's span (the
-    // heartbeats are not part of `enter`, and keeping the span would keep it alive)
+    const scope = yield* Effect.scope
+    // what later heartbeats and leaves run with: the caller's services, but not the caller's span
+    // (the heartbeats are not part of `enter`, and keeping the span would keep it alive)
     const context: Context.Context<Requirements> = Context.omit(Tracer.ParentSpan)(
       yield* Effect.context<Requirements>()
     )
+    const key = groupKey(v.keyset, config)
 
-    // the first heartbeat, before anything is registered: its failure is enter's failure
-    const firstAt = yield* Clock.currentTimeMillis
-    yield* heartbeatRequest(v.keyset, v.target, v.heartbeat, v.states)
+    // From the first send on, presence may have been announced. Whatever ends `enter` before the
+    // session is registered — a failure, an interruption — then leaves what no other session of
+    // this user holds; once registered, closing the caller's scope does.
+    const announced: Announced = { maybe: false }
+    const cleanup = Effect.suspend(() => {
+      const other = registry.byClient.get(client)?.groups.get(key)
+      const names: Names = {
+        channels: v.target.channels.filter((c) => other?.membership.holdsChannel(c) !== true),
+        channelGroups: v.target.channelGroups.filter((g) => other?.membership.holdsGroup(g) !== true)
+      }
+      return v.announceLeave ? boundedLeave(v.keyset, names, v.leaveTimeout, context) : Effect.void
+    })
 
+    return yield* Effect.uninterruptibleMask((restore) =>
+      restore(firstHeartbeat(v, announced)).pipe(
+        Effect.flatMap((firstAt) => register(v, registry, client, scope, context, key, firstAt)),
+        Effect.onExit((exit) => (Exit.isSuccess(exit) || !announced.maybe ? Effect.void : cleanup))
+      )
+    )
+  })
+)
+
+/** Puts a new session into its group (made if needed) and its close into the caller's scope. */
+const register = (
+  v: Validated,
+  registry: Registry,
+  client: HttpClient.HttpClient,
+  scope: Scope.Scope,
+  context: Context.Context<Requirements>,
+  key: string,
+  firstAt: number
+): Effect.Effect<PresenceSession> =>
+  Effect.gen(function*() {
     const member: Member = {
       channels: v.target.channels,
       groups: v.target.channelGroups,
       heartbeat: v.heartbeat,
-      intervalMs: v.intervalMs
+      intervalMs: v.intervalMs,
+      closed: false
     }
     const scheduler = yield* schedulerFor(registry, client)
-    const key = groupKey(v.keyset, config)
+    const now = yield* Clock.currentTimeMillis
     let g = scheduler.groups.get(key)
-    if (g === undefined || g.stopped) {
+    if (g === undefined || isStopped(g)) {
+      const timing: Policy.Timing = { heartbeatMs: v.heartbeat * 1000, intervalMs: v.intervalMs }
       g = {
         key,
         keyset: v.keyset,
         context,
         scheduler,
-        members: [member],
-        channelRefs: new Map(),
-        groupRefs: undefined,
-        states: undefined,
+        membership: new Membership(),
         lock: yield* Effect.makeSemaphore(1),
-        retry: options.retry ?? defaultRetry(v.intervalMs),
-        status: SessionStatus.Present({ expiresAt: firstAt + v.heartbeat * 1000 }),
+        retry: v.retry,
+        state: Policy.initial(firstAt, timing),
         listeners: undefined,
-        mode: "normal",
-        retryState: undefined,
-        failures: 0,
-        lastError: undefined,
-        lastSuccess: firstAt,
-        stopped: false,
         at: 0,
         heapIndex: -1
       }
       scheduler.groups.set(key, g)
-      yield* scheduleAt(g, (yield* Clock.currentTimeMillis) + v.intervalMs)
+      g.membership.join(member, v.states)
+      scheduler.heap.put(g, now + v.intervalMs)
+      yield* nudge(scheduler.timer, g.at)
     } else {
-      g.members.push(member)
+      g.membership.join(member, v.states)
       // a shorter interval than the group's pending wait: heartbeat sooner
-      if (g.mode === "normal") {
-        const due = (yield* Clock.currentTimeMillis) + v.intervalMs
-        if (due < g.at) yield* scheduleAt(g, due)
+      const due = now + v.intervalMs
+      if (g.state.due === "beat" && g.state.retryState === undefined && due < g.at) {
+        scheduler.heap.put(g, due)
+        yield* nudge(scheduler.timer, due)
       }
     }
-    retain(g.channelRefs, member.channels)
-    if (member.groups.length > 0) retain(g.groupRefs ??= new Map(), member.groups)
-    if (v.states.size > 0) putStates(g, v.states)
-
     // Scope.addFinalizer, not Effect.addFinalizer: the latter keeps the whole current context
     // (and this span) alive for the session's lifetime; `close` provides what it needs itself
-    yield* Scope.addFinalizer(
-      yield* Effect.scope,
-      close(
-        registry,
-        client,
-        g,
-        member,
-        options.announceLeave ?? true,
-        Duration.decode(options.leaveTimeout ?? "5 seconds")
-      )
-    )
+    yield* Scope.addFinalizer(scope, close(registry, client, g, member, v.announceLeave, v.leaveTimeout))
     return new Session(g, member)
-  }).pipe(Effect.withSpan("Presence.enter"))
+  })
