@@ -78,7 +78,11 @@ const main = async () => {
   const origin = server.origin
   const base = `http://${origin}`
   const admin = (path: string, body: unknown) =>
-    fetch(`${base}/__emulator/${path}`, { method: "POST", body: JSON.stringify(body) }).then((r) => r.json())
+    fetch(`${base}/__emulator/${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body)
+    }).then((r) => r.json())
 
   // --- fixtures: 64 channels of 100 occupants (room-0 is the sequential one), and a big static body
   await pool(64 * 100, 32, (i) =>

@@ -26,9 +26,19 @@ import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/emulator/app.js"
-import type { Grant } from "./internal/emulator/handlers.js"
 import type { InvalidArgumentError } from "./PresenceError.js"
 import * as PubNubConfig from "./PubNubConfig.js"
+
+/**
+ * What one auth key may use (see `Options.grants`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Grant {
+  readonly channels?: ReadonlyArray<string> | undefined
+  readonly channelGroups?: ReadonlyArray<string> | undefined
+}
 
 /**
  * Emulator options. All optional: by default every subscribe key is accepted, nothing is signed
@@ -48,6 +58,33 @@ export interface Options {
   readonly grants?: Readonly<Record<string, Grant>> | undefined
   /** Cache here-now answers for this many seconds (PubNub caches for 3). Off by default. */
   readonly hereNowCacheSeconds?: number | undefined
+  /**
+   * The admin API under `/__emulator/`: on (the default) for loopback callers, `false` to switch
+   * it off, or settings. See {@link AdminOptions}.
+   */
+  readonly admin?: boolean | AdminOptions | undefined
+}
+
+/**
+ * Who may use the admin API. By default: requests addressed to a loopback host (`127.0.0.1`,
+ * `localhost`, `[::1]`) that carry no foreign `Origin`, and POSTs with a JSON body of at most
+ * 64 KiB. With a `token`, any host may use it with `Authorization: Bearer <token>`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AdminOptions {
+  /** Require `Authorization: Bearer <token>` on every admin request. */
+  readonly token?: string | Redacted.Redacted<string> | undefined
+  /**
+   * Refuse admin requests unless a `token` is set (`NodeEmulator.layer` sets this when it listens
+   * beyond loopback).
+   */
+  readonly requireToken?: boolean | undefined
+  /** Origins (`http://host:port`) besides loopback ones whose pages may call the admin API. */
+  readonly allowedOrigins?: ReadonlyArray<string> | undefined
+  /** `Host` values besides loopback ones the admin API answers without a token. */
+  readonly allowedHosts?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -108,6 +145,7 @@ export interface RequestRecord {
     | "heartbeat"
     | "leave"
     | "channelGroup"
+    | "subscribe"
     | "unknown"
   readonly path: string
   readonly uuid: string | undefined
@@ -140,6 +178,15 @@ export interface Snapshot {
         }
       }
       readonly groups: { readonly [group: string]: ReadonlyArray<string> }
+      /**
+       * State set for users who are not present where it was set (set-state without a
+       * heartbeat): it expires as presence would, after 300 s.
+       */
+      readonly absentStates: {
+        readonly [channel: string]: {
+          readonly [uuid: string]: { readonly expiresAt: number; readonly state: { readonly [key: string]: unknown } }
+        }
+      }
     }
   }
   /** requests answered, by operation (fault-injected ones are not counted) */
@@ -168,9 +215,12 @@ export interface Service {
   readonly app: HttpApp.Default<DropConnection>
   /** Presence time in ms (the `Clock` plus every `advance`). */
   readonly now: Effect.Effect<number>
-  /** Moves presence time forward; occupants whose timeout passes time out. */
-  readonly advance: (duration: Duration.DurationInput) => Effect.Effect<void>
-  /** Forgets all occupants, state, groups, faults, cached answers and the time offset. */
+  /**
+   * Moves presence time forward; occupants whose timeout passes time out. At most a year per
+   * call; a negative or infinite duration is an `InvalidArgumentError`.
+   */
+  readonly advance: (duration: Duration.DurationInput) => Effect.Effect<void, InvalidArgumentError>
+  /** Forgets all occupants, state, groups, faults, cached answers, the request log and the time offset. */
   readonly reset: Effect.Effect<void>
   readonly snapshot: Effect.Effect<Snapshot>
   readonly addFault: (fault: Fault) => Effect.Effect<void, InvalidArgumentError>

@@ -243,14 +243,25 @@ describe("admin API over HTTP", () => {
         ]]
       ) {
         const r = yield* send(
-          HttpClientRequest.post(`${base}/__emulator/${path}`).pipe(HttpClientRequest.bodyText(body))
+          HttpClientRequest.post(`${base}/__emulator/${path}`).pipe(
+            HttpClientRequest.bodyText(body, "application/json")
+          )
         )
         assert.strictEqual(r.status, 400, `${path} ${body}`)
       }
+      // a POST that is not JSON is refused whatever it says (a cross-site form can only send text)
+      const plain = yield* send(
+        HttpClientRequest.post(`${base}/__emulator/reset`).pipe(HttpClientRequest.bodyText("{}"))
+      )
+      assert.strictEqual(plain.status, 415)
       assert.strictEqual((yield* send(HttpClientRequest.get(`${base}/__emulator/nope`))).status, 404)
 
       yield* Presence.announceHeartbeat({ channels: ["lobby"] })
-      assert.strictEqual((yield* send(HttpClientRequest.post(`${base}/__emulator/reset`))).status, 200)
+      assert.strictEqual(
+        (yield* send(HttpClientRequest.post(`${base}/__emulator/reset`).pipe(HttpClientRequest.bodyUnsafeJson({}))))
+          .status,
+        200
+      )
       const after = yield* send(HttpClientRequest.get(`${base}/__emulator/state`))
       assert.deepStrictEqual(after.body.keys, {})
 

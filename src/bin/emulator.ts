@@ -29,6 +29,13 @@ const publishKey = Options.text("publish-key").pipe(
   Options.optional,
   Options.withDescription("the publish key clients sign with")
 )
+const adminToken = Options.redacted("admin-token").pipe(
+  Options.optional,
+  Options.withDescription(
+    "require `Authorization: Bearer <token>` on the admin API (needed when --host is not a loopback address)"
+  )
+)
+const noAdmin = Options.boolean("no-admin").pipe(Options.withDescription("switch the admin API (/__emulator/…) off"))
 const cacheSeconds = Options.integer("cache-seconds").pipe(
   Options.withDefault(0),
   Options.withDescription("cache here-now answers for N seconds (PubNub uses 3); 0 = off")
@@ -36,7 +43,7 @@ const cacheSeconds = Options.integer("cache-seconds").pipe(
 
 export const emulatorCommand = Command.make(
   "emulator",
-  { port, host, keys, secretKey, publishKey, cacheSeconds },
+  { port, host, keys, secretKey, publishKey, cacheSeconds, adminToken, noAdmin },
   (o) =>
     Effect.gen(function*() {
       if (o.port < 0 || o.port > 65535) return yield* Effect.fail(new Error(`--port must be 0..65535, not ${o.port}`))
@@ -46,14 +53,24 @@ export const emulatorCommand = Command.make(
         keys: o.keys.length > 0 ? o.keys : undefined,
         secretKey: Option.getOrUndefined(o.secretKey),
         publishKey: Option.getOrUndefined(o.publishKey),
-        hereNowCacheSeconds: o.cacheSeconds
+        hereNowCacheSeconds: o.cacheSeconds,
+        admin: o.noAdmin ? false : Option.match(o.adminToken, { onNone: () => true, onSome: (token) => ({ token }) })
       })
       yield* Effect.gen(function*() {
         const { origin } = yield* NodeEmulator.address
         yield* Console.log(`PubNub presence emulator listening on http://${origin}`)
         yield* Console.log(`  SDK:      PubNubConfig.layer({ origin: "${origin}", secure: false })`)
         yield* Console.log(`  official: new PubNub({ origin: "${origin}", ssl: false, ... })`)
-        yield* Console.log(`  admin:    http://${origin}/__emulator/state   (Ctrl-C to stop)`)
+        const loopback = /^(127\.|localhost$|::1$|\[::1\])/.test(o.host)
+        yield* Console.log(
+          o.noAdmin
+            ? "  admin:    off (--no-admin)   (Ctrl-C to stop)"
+            : Option.isNone(o.adminToken) && !loopback
+            ? "  admin:    off: listening beyond loopback needs --admin-token   (Ctrl-C to stop)"
+            : `  admin:    http://${origin}/__emulator/state${
+              Option.isSome(o.adminToken) ? " with Authorization: Bearer <token>" : ""
+            }   (Ctrl-C to stop)`
+        )
         yield* Effect.addFinalizer(() => Console.log("emulator stopped"))
         return yield* Effect.never
       }).pipe(Effect.provide(layer), Effect.scoped)

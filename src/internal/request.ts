@@ -429,7 +429,9 @@ export const send = (
           )
         ))
     )).pipe(
-      Effect.mapError((error) => error._tag === "ResponseTooLargeError" ? error : transportError(prepared, error))
+      Effect.mapError((error) =>
+        error._tag === "ResponseTooLargeError" ? error : transportError(prepared, error)
+      )
     ),
     config.requestTimeout,
     () => new RequestTimeoutError({ url: prepared.safeUrl, timeoutMillis: Duration.toMillis(config.requestTimeout) })
