@@ -17,7 +17,8 @@ import * as Stream from "effect/Stream"
 
 /**
  * The key of a bounded text read a response may offer: `(maxBytes) => Effect<string, …>`, failing
- * with {@link TooLarge} past the limit. A registered symbol, so that separate copies of this
+ * with {@link TooLarge} past the limit — at once when the declared `content-length` is over it —
+ * and releasing the body whenever it stops early. A registered symbol, so that separate copies of this
  * module agree on it.
  *
  * @internal
@@ -51,9 +52,9 @@ export const readText = (
   if (hasBoundedText(response)) return response[BoundedText](maxBytes)
   const declared = Number(response.headers["content-length"])
   if (Number.isFinite(declared) && declared > maxBytes) {
-    // take nothing: ending the stream at once releases the body
+    // start reading and stop at once: ending the stream releases the body
     return Effect.zipRight(
-      Effect.ignore(Stream.runDrain(Stream.take(response.stream, 0))),
+      Effect.ignore(Stream.runDrain(Stream.take(response.stream, 1))),
       Effect.fail(new TooLarge(maxBytes))
     )
   }

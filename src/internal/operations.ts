@@ -586,16 +586,13 @@ const describeName = (name: unknown): string =>
 
 const stateQuery = (states: ReadonlyMap<string, PresenceState>, chunk: Chunk): Array<readonly [string, string]> => {
   if (states.size === 0) return []
-  const part: Record<string, PresenceState> = {}
-  let any = false
+  const part: Array<readonly [string, PresenceState]> = []
   for (const name of [...chunk.channels, ...chunk.channelGroups]) {
     const s = states.get(name)
-    if (s !== undefined) {
-      part[name] = s
-      any = true
-    }
+    if (s !== undefined) part.push([name, s])
   }
-  return any ? [["state", JSON.stringify(part)]] : []
+  // built with `fromEntries`: `obj[name] = …` would turn a channel named `__proto__` into a prototype
+  return part.length > 0 ? [["state", JSON.stringify(Object.fromEntries(part))]] : []
 }
 
 /** A checked heartbeat, split into the requests it takes. @internal */

@@ -186,6 +186,14 @@ class Response extends Inspectable.Class implements HttpClientResponse.HttpClien
   /** The SDK's bounded read: text, or `TooLarge` once more than `maxBytes` arrived. */
   [BoundedText](maxBytes: number): Effect.Effect<string, HttpClientError.ResponseError | TooLarge> {
     const tooLarge = new TooLarge(maxBytes)
+    const declared = Number(this.source.headers["content-length"])
+    if (this.read === undefined && Number.isFinite(declared) && declared > maxBytes) {
+      unread.unregister(this)
+      this.read = Promise.reject(tooLarge)
+      this.read.catch(() => undefined)
+      this.source.body.destroy()
+      return Effect.fail(tooLarge)
+    }
     return this.whole(
       (body) => readText(body, maxBytes, () => tooLarge),
       asText,

@@ -26,6 +26,12 @@ import { describeIssue } from "../issue.js"
 /** The largest admin request body read: 64 KiB. @internal */
 export const MAX_ADMIN_BODY = 64 * 1024
 
+/**
+ * Past the limit a body without a declared length is read on, into nothing, up to this much, so
+ * that its sender gets the 413; a body longer still is cut off (the connection closed).
+ */
+const MAX_DISCARD = 1024 * 1024
+
 /** The guard's settings. @internal */
 export interface Guard {
   readonly enabled: boolean
@@ -157,11 +163,12 @@ export const readJsonBody: Effect.Effect<
     return request.stream.pipe(
       Stream.runForEach((chunk) => {
         total += chunk.byteLength
-        if (total > MAX_ADMIN_BODY) return Effect.fail(new BodyTooLarge())
-        text += decoder.decode(chunk, { stream: true })
+        if (total > MAX_DISCARD) return Effect.fail(new BodyTooLarge())
+        if (total <= MAX_ADMIN_BODY) text += decoder.decode(chunk, { stream: true })
         return Effect.void
       }),
       Effect.map(() => {
+        if (total > MAX_ADMIN_BODY) return tooLarge
         const all = (text + decoder.decode()).trim()
         if (all.length === 0) return Either.right({})
         const json = parseJson(all)

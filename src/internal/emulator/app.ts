@@ -198,8 +198,9 @@ export const make = (
 
     const advance = (duration: Duration.DurationInput): Effect.Effect<void, InvalidArgumentError> =>
       Effect.suspend(() => {
-        const d = Duration.decodeUnknown(duration)
-        const refused = Option.isNone(d) ? "must be a Duration" : clock.advance(Duration.toMillis(d.value))
+        // a negative number would be read as zero by `Duration`: refuse it as what it is
+        const d = typeof duration === "number" && !(duration >= 0) ? Option.none() : Duration.decodeUnknown(duration)
+        const refused = Option.isNone(d) ? "must be a Duration, 0 or more" : clock.advance(Duration.toMillis(d.value))
         if (refused !== undefined) {
           return Effect.fail(new InvalidArgumentError({ argument: "advance", reason: refused }))
         }
