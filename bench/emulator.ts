@@ -73,7 +73,9 @@ const worstBlocks = () =>
       const presence = "/v2/presence/sub-key/bench/channel/,"
       yield* em.serve("GET", `${presence}/heartbeat?uuid=wide&channel-group=${groups}`)
       const leave = yield* Effect.promise(() =>
-        blocking(() => Effect.runPromise(Effect.asVoid(em.serve("GET", `${presence}/leave?uuid=wide&channel-group=${groups}`))))
+        blocking(() =>
+          Effect.runPromise(Effect.asVoid(em.serve("GET", `${presence}/leave?uuid=wide&channel-group=${groups}`)))
+        )
       )
       for (let u = 0; u < 10_000; u++) {
         const channels = Array.from({ length: 10 }, (_, c) => `t-${(u * 7 + c) % 5000}`).join(",")
