@@ -9,7 +9,8 @@ export default defineConfig({
     alias: [
       { find: /^effect-pubnub-presence$/, replacement: src("index.ts") },
       { find: /^effect-pubnub-presence\/emulator$/, replacement: src("exports/emulator.ts") },
-      { find: /^effect-pubnub-presence\/node$/, replacement: src("node/index.ts") }
+      { find: /^effect-pubnub-presence\/node$/, replacement: src("node/index.ts") },
+      { find: /^effect-pubnub-presence\/undici$/, replacement: src("exports/undici.ts") }
     ]
   },
   test: {

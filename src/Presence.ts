@@ -81,7 +81,16 @@ export interface Targets {
 export class OccupantInfo extends Schema.Class<OccupantInfo>("effect-pubnub-presence/OccupantInfo")({
   uuid: Schema.String,
   state: Schema.OptionFromSelf(Schema.Unknown)
-}) {}
+}) {
+  /** `{ uuid, state }`, `state` `null` when there is none. */
+  toJSON(): unknown {
+    return { uuid: this.uuid, state: Option.getOrNull(this.state) }
+  }
+}
+
+/** A map as a JSON object: own keys, whatever they are (`__proto__` too). */
+const jsonObject = <A>(map: ReadonlyMap<string, A>, f: (a: A) => unknown): { [key: string]: unknown } =>
+  Object.fromEntries(Array.from(map, ([k, v]) => [k, f(v)]))
 
 /**
  * Who is in one channel. `count` is always the full occupancy; `uuids` lists the occupants of this
@@ -96,7 +105,17 @@ export class ChannelOccupancy extends Schema.Class<ChannelOccupancy>("effect-pub
   count: Schema.Number,
   uuids: Schema.ReadonlyMapFromSelf({ key: Schema.String, value: OccupantInfo }),
   hasMore: Schema.Boolean
-}) {}
+}) {
+  /** `{ channelName, count, uuids: { [uuid]: { uuid, state } }, hasMore }`. */
+  toJSON(): unknown {
+    return {
+      channelName: this.channelName,
+      count: this.count,
+      uuids: jsonObject(this.uuids, (o) => o.toJSON()),
+      hasMore: this.hasMore
+    }
+  }
+}
 
 /**
  * The answer of `hereNow`. For channel groups `totalChannels` can exceed `channels.size`.
@@ -110,7 +129,20 @@ export class HereNowResult extends Schema.Class<HereNowResult>("effect-pubnub-pr
   totalOccupancy: Schema.Number,
   channels: Schema.ReadonlyMapFromSelf({ key: Schema.String, value: ChannelOccupancy }),
   nextOffset: Schema.OptionFromSelf(Schema.Number)
-}) {}
+}) {
+  /**
+   * The obvious JSON — maps as objects, `Option`s as their value or `null` — so a result survives
+   * `JSON.stringify` (`pn-presence here-now --json` prints exactly this).
+   */
+  toJSON(): unknown {
+    return {
+      totalChannels: this.totalChannels,
+      totalOccupancy: this.totalOccupancy,
+      channels: jsonObject(this.channels, (c) => c.toJSON()),
+      nextOffset: Option.getOrNull(this.nextOffset)
+    }
+  }
+}
 
 /**
  * The channels a user is present in.
@@ -135,7 +167,12 @@ export class GetStateResult extends Schema.Class<GetStateResult>("effect-pubnub-
     key: Schema.String,
     value: Schema.Record({ key: Schema.String, value: Schema.Unknown })
   })
-}) {}
+}) {
+  /** `{ uuid, channels: { [channel]: state } }`. */
+  toJSON(): unknown {
+    return { uuid: this.uuid, channels: jsonObject(this.channels, (s) => s) }
+  }
+}
 
 /**
  * The state the service stored.
@@ -224,9 +261,9 @@ const bare = <C extends new(...args: Array<never>) => object>(
 ): InstanceType<C> => Object.create(Class.prototype)
 
 /** `bare` with the fields copied in. */
-const fromFields = <C extends new(...args: Array<never>) => object>(
+const fromFields = <C extends new(fields: never, ...rest: Array<never>) => object>(
   Class: C,
-  fields: Omit<InstanceType<C>, keyof object>
+  fields: ConstructorParameters<C>[0]
 ): InstanceType<C> => Object.assign(bare(Class), fields)
 
 // Occupants are built by the ten thousand: their two fields are set one by one on the bare

@@ -10,8 +10,8 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { Presence, PresenceError } from "../index.js"
 import { checkState, isFlatState } from "../internal/validation.js"
-import { type Connection, connection, layer, UsageError } from "./connection.js"
-import { hereNowJson, hereNowTable, table } from "./format.js"
+import { type Connection, connection, layer, namesGiven, UsageError } from "./connection.js"
+import { hereNowTable, table } from "./format.js"
 
 const channels = Options.text("channel").pipe(
   Options.withAlias("c"),
@@ -48,10 +48,18 @@ const parseState = (
 const places = (channels: ReadonlyArray<string>, groups: ReadonlyArray<string>) =>
   [...channels, ...groups.map((g) => `group ${g}`)].join(", ")
 
-const print = (c: Connection, json: unknown, text: string) => Console.log(c.json ? JSON.stringify(json, null, 2) : text)
+/** The result as JSON (its own `toJSON`: what `JSON.stringify` of it gives in any program), or text. */
+const print = (c: Connection, result: unknown, text: string) =>
+  Console.log(c.json ? JSON.stringify(result, null, 2) : text)
 
 const run = <A, E, R>(c: Connection, effect: Effect.Effect<A, E, R>) =>
   Effect.flatMap(layer(c), (l) => Effect.provide(effect, l))
+
+/** Runs a command over channels and groups, after checking that none is empty. */
+const runOn = <A, E, R>(
+  c: Connection & { readonly channels: ReadonlyArray<string>; readonly groups: ReadonlyArray<string> },
+  effect: Effect.Effect<A, E, R>
+) => Effect.zipRight(namesGiven(c.channels, c.groups), run(c, effect))
 
 const hereNow = Command.make(
   "here-now",
@@ -81,8 +89,8 @@ const hereNow = Command.make(
         limit: Option.getOrUndefined(o.limit),
         offset: Option.getOrUndefined(o.offset)
       }
-      const r = yield* run(o, o.all ? Presence.hereNowAll(options) : Presence.hereNow(options))
-      yield* print(o, hereNowJson(r), hereNowTable(r))
+      const r = yield* runOn(o, o.all ? Presence.hereNowAll(options) : Presence.hereNow(options))
+      yield* print(o, r, hereNowTable(r))
     })
 ).pipe(Command.withDescription("Who is present: in channels (-c), channel groups (-g), or — with neither — everywhere"))
 
@@ -92,19 +100,19 @@ const whereNow = Command.make("where-now", { ...connection, uuid }, (o) =>
     const text = r.channels.length === 0
       ? `${r.uuid} is not present anywhere`
       : `${r.uuid} is in: ${r.channels.join(", ")}`
-    yield* print(o, { uuid: r.uuid, channels: r.channels }, text)
+    yield* print(o, r, text)
   })).pipe(Command.withDescription("The channels a user is present in"))
 
 const stateGet = Command.make("get", { ...connection, channels, groups, uuid }, (o) =>
   Effect.gen(function*() {
-    const r = yield* run(
+    const r = yield* runOn(
       o,
       Presence.getState({ channels: o.channels, channelGroups: o.groups, uuid: Option.getOrUndefined(o.uuid) })
     )
     const entries = [...r.channels].sort(([a], [b]) => a.localeCompare(b))
     yield* print(
       o,
-      { uuid: r.uuid, channels: Object.fromEntries(entries) },
+      r,
       entries.length === 0
         ? `${r.uuid} has no state`
         : table(["CHANNEL", "STATE"], entries.map(([ch, s]) => [ch, JSON.stringify(s)]))
@@ -122,8 +130,8 @@ const stateSet = Command.make(
   (o) =>
     Effect.gen(function*() {
       const state = yield* parseState(o.state)
-      const r = yield* run(o, Presence.setState({ channels: o.channels, channelGroups: o.groups, state }))
-      yield* print(o, { state: r.state }, `state set: ${JSON.stringify(r.state)}`)
+      const r = yield* runOn(o, Presence.setState({ channels: o.channels, channelGroups: o.groups, state }))
+      yield* print(o, r, `state set: ${JSON.stringify(r.state)}`)
     })
 ).pipe(Command.withDescription("Set your presence state on channels and groups"))
 
@@ -154,7 +162,7 @@ const heartbeat = Command.make(
         onSome: (text) =>
           Effect.map(parseState(text), (s) => Object.fromEntries([...o.channels, ...o.groups].map((n) => [n, s])))
       })
-      const r = yield* run(
+      const r = yield* runOn(
         o,
         Presence.announceHeartbeat({
           channels: o.channels,
@@ -165,7 +173,7 @@ const heartbeat = Command.make(
       )
       yield* print(
         o,
-        { channels: r.channels, channelGroups: r.channelGroups, heartbeat: r.heartbeat },
+        r,
         `present in ${places(r.channels, r.channelGroups)} for ${r.heartbeat} s`
       )
     })
@@ -173,10 +181,10 @@ const heartbeat = Command.make(
 
 const leave = Command.make("leave", { ...connection, channels, groups }, (o) =>
   Effect.gen(function*() {
-    const r = yield* run(o, Presence.announceLeave({ channels: o.channels, channelGroups: o.groups }))
+    const r = yield* runOn(o, Presence.announceLeave({ channels: o.channels, channelGroups: o.groups }))
     yield* print(
       o,
-      { action: r.action, channels: r.channels, channelGroups: r.channelGroups },
+      r,
       `left ${places(r.channels, r.channelGroups)}`
     )
   })).pipe(Command.withDescription("Leave channels and groups at once"))

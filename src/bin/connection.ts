@@ -37,7 +37,9 @@ export const connection = {
   userId: optionalText("user-id", "PUBNUB_USER_ID", "your user id; default pn-presence-cli"),
   origin: Options.text("origin").pipe(
     Options.optional,
-    Options.withDescription("host[:port] of the service, e.g. 127.0.0.1:8090 for the emulator (default ps.pndsn.com)")
+    Options.withDescription(
+      "host[:port] of the service, or http(s)://host[:port]; e.g. http://127.0.0.1:8090 for the emulator (default ps.pndsn.com)"
+    )
   ),
   insecure: Options.boolean("insecure").pipe(Options.withDescription("use http instead of https (for the emulator)")),
   json: Options.boolean("json").pipe(Options.withDescription("print JSON instead of a table")),
@@ -59,6 +61,17 @@ export interface Connection {
   readonly timeout: number
 }
 
+/** Every `-c` and `-g` value names something: an empty one is a usage error, not "everything". */
+export const namesGiven = (
+  channels: ReadonlyArray<string>,
+  groups: ReadonlyArray<string>
+): Effect.Effect<void, UsageError> =>
+  channels.some((c) => c.length === 0)
+    ? Effect.fail(new UsageError({ message: "-c/--channel needs a channel name (it was empty)" }))
+    : groups.some((g) => g.length === 0)
+    ? Effect.fail(new UsageError({ message: "-g/--group needs a channel group name (it was empty)" }))
+    : Effect.void
+
 /** The keyset, config and HTTP client a command runs with. */
 export const layer = (c: Connection) =>
   Effect.gen(function*() {
@@ -68,6 +81,9 @@ export const layer = (c: Connection) =>
       onSome: Effect.succeed
     })
     if (c.timeout <= 0) return yield* new UsageError({ message: "--timeout must be a positive number of seconds" })
+    if (c.insecure && Option.exists(c.origin, (o) => /^https:\/\//i.test(o))) {
+      return yield* new UsageError({ message: "--insecure asks for http, but --origin says https://" })
+    }
     const keyset = yield* Keyset.make({
       subscribeKey,
       userId: Option.getOrElse(c.userId, () => "pn-presence-cli"),
@@ -79,7 +95,8 @@ export const layer = (c: Connection) =>
       Keyset.layer({ default: keyset }),
       UndiciHttpClient.layer,
       PubNubConfig.layer({
-        secure: !c.insecure,
+        // an origin with a scheme says itself whether it is secure
+        ...(c.insecure ? { secure: false } : {}),
         requestTimeout: `${c.timeout} seconds`,
         ...Option.match(c.origin, { onNone: () => ({}), onSome: (origin) => ({ origin }) })
       })

@@ -1,21 +1,27 @@
 /**
- * `pn-presence emulator`: the presence emulator on a socket until SIGINT / SIGTERM.
+ * `pn-presence emulator`: the presence emulator on a socket until SIGINT / SIGTERM — or until the
+ * process that started it is gone (`npm run emulator` does not pass a kill on to its child).
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import { NodeEmulator } from "../node/index.js"
+import { UsageError } from "./connection.js"
+
+const DEFAULT_PORT = 8090
+const DEFAULT_HOST = "127.0.0.1"
 
 export const port = Options.integer("port").pipe(
   Options.withAlias("p"),
-  Options.withDefault(8090),
-  Options.withDescription("TCP port to listen on (0 picks a free one)")
+  Options.withDefault(DEFAULT_PORT),
+  Options.withDescription(`TCP port to listen on, 0–65535 (0 picks a free one); default ${DEFAULT_PORT}`)
 )
 export const host = Options.text("host").pipe(
-  Options.withDefault("127.0.0.1"),
-  Options.withDescription("address to listen on")
+  Options.withDefault(DEFAULT_HOST),
+  Options.withDescription(`address to listen on; default ${DEFAULT_HOST} (this machine only)`)
 )
 const keys = Options.text("key").pipe(
   Options.repeated,
@@ -41,12 +47,34 @@ const cacheSeconds = Options.integer("cache-seconds").pipe(
   Options.withDescription("cache here-now answers for N seconds (PubNub uses 3); 0 = off")
 )
 
+const isLoopback = (h: string) => /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/.test(h)
+
+/** What a failure to listen means, in one line. */
+const listenFailure = (cause: unknown, where: { readonly host: string; readonly port: number }): string => {
+  const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : ""
+  if (code === "EADDRINUSE") return `port ${where.port} is in use (pick another with --port, or 0 for a free one)`
+  if (code === "EACCES") return `not allowed to listen on port ${where.port} (ports below 1024 need privileges)`
+  const detail = code.length > 0 ? code : cause instanceof Error ? cause.message : String(cause)
+  return `cannot listen on ${where.host}:${where.port}: ${detail}`
+}
+
+/** Ends when the process that started this one is gone (its parent becomes another process). */
+const parentGone = Effect.suspend(() => {
+  const parent = process.ppid
+  return Effect.repeat(
+    Effect.sync(() => process.ppid !== parent),
+    { schedule: Schedule.spaced("1 second"), until: (gone) => gone }
+  )
+})
+
 export const emulatorCommand = Command.make(
   "emulator",
   { port, host, keys, secretKey, publishKey, cacheSeconds, adminToken, noAdmin },
   (o) =>
     Effect.gen(function*() {
-      if (o.port < 0 || o.port > 65535) return yield* Effect.fail(new Error(`--port must be 0..65535, not ${o.port}`))
+      if (o.port < 0 || o.port > 65535) {
+        return yield* new UsageError({ message: `--port must be 0–65535, not ${o.port}` })
+      }
       const layer = NodeEmulator.layer({
         port: o.port,
         host: o.host,
@@ -59,20 +87,23 @@ export const emulatorCommand = Command.make(
       yield* Effect.gen(function*() {
         const { origin } = yield* NodeEmulator.address
         yield* Console.log(`PubNub presence emulator listening on http://${origin}`)
-        yield* Console.log(`  SDK:      PubNubConfig.layer({ origin: "${origin}", secure: false })`)
+        yield* Console.log(`  SDK:      PubNubConfig.layer({ origin: "http://${origin}" })`)
         yield* Console.log(`  official: new PubNub({ origin: "${origin}", ssl: false, ... })`)
-        const loopback = /^(127\.|localhost$|::1$|\[::1\])/.test(o.host)
         yield* Console.log(
           o.noAdmin
             ? "  admin:    off (--no-admin)   (Ctrl-C to stop)"
-            : Option.isNone(o.adminToken) && !loopback
+            : Option.isNone(o.adminToken) && !isLoopback(o.host)
             ? "  admin:    off: listening beyond loopback needs --admin-token   (Ctrl-C to stop)"
             : `  admin:    http://${origin}/__emulator/state${
               Option.isSome(o.adminToken) ? " with Authorization: Bearer <token>" : ""
             }   (Ctrl-C to stop)`
         )
         yield* Effect.addFinalizer(() => Console.log("emulator stopped"))
-        return yield* Effect.never
-      }).pipe(Effect.provide(layer), Effect.scoped)
+        yield* parentGone
+      }).pipe(
+        Effect.provide(layer),
+        Effect.catchTag("ServeError", (e) => Effect.fail(new Error(listenFailure(e.cause, o)))),
+        Effect.scoped
+      )
     })
 ).pipe(Command.withDescription("Run the local PubNub presence emulator until interrupted"))

@@ -29,18 +29,3 @@ export const hereNowTable = (r: Presence.HereNowResult): string => {
     ? `nobody present (${summary})`
     : `${table(["CHANNEL", "OCCUPANCY", "UUID", "STATE"], rows)}\n${summary}`
 }
-
-export const hereNowJson = (r: Presence.HereNowResult) => ({
-  totalChannels: r.totalChannels,
-  totalOccupancy: r.totalOccupancy,
-  channels: Object.fromEntries(
-    [...r.channels].map(([name, ch]) => [name, {
-      occupancy: ch.count,
-      hasMore: ch.hasMore,
-      occupants: [...ch.uuids.values()].map((o) =>
-        Option.match(o.state, { onNone: () => ({ uuid: o.uuid }), onSome: (state) => ({ uuid: o.uuid, state }) })
-      )
-    }])
-  ),
-  ...Option.match(r.nextOffset, { onNone: () => ({}), onSome: (nextOffset) => ({ nextOffset }) })
-})

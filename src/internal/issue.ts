@@ -66,6 +66,21 @@ const expected = (ast: AST.AST): string => {
 
 const key = (k: PropertyKey): string => (typeof k === "symbol" ? k.toString() : JSON.stringify(k))
 
+/** A schema's own message for an issue (`Schema.filter(…, { message })`), when it is plain text. */
+const ownMessage = (issue: ParseResult.ParseIssue): string | undefined => {
+  if (issue._tag !== "Refinement" && issue._tag !== "Type" && issue._tag !== "Transformation") return undefined
+  const annotation = AST.getMessageAnnotation(issue.ast)
+  if (Option.isNone(annotation)) return undefined
+  try {
+    const m = annotation.value(issue)
+    return typeof m === "string" ? m : typeof m === "object" && "message" in m && typeof m.message === "string"
+      ? m.message
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * `["payload"]["channels"]: Expected a number, actual "x"` — the first failure, bounded.
  *
@@ -75,6 +90,8 @@ export const describeIssue = (issue: ParseResult.ParseIssue): string => {
   let path = ""
   let current: ParseResult.ParseIssue = issue
   for (let depth = 0; depth < MAX_DEPTH; depth++) {
+    const own = ownMessage(current)
+    if (own !== undefined) return `${path.length > 0 ? `${clip(path, 120)}: ` : ""}${clip(own, MAX_MESSAGE)}`
     switch (current._tag) {
       case "Pointer": {
         const parts = Array.isArray(current.path) ? current.path : [current.path]

@@ -363,12 +363,24 @@ export const decodeWith = <A, I>(schema: Schema.Schema<A, I>) => {
     Either.mapLeft(decode(json), (e) => malformed(prepared, raw, prepared.scrub(describeIssue(e.issue))))
 }
 
-const transportReason = (error: HttpClientError.HttpClientError): string => {
+/** OpenSSL's and browsers' words for a TLS handshake that met a plain-HTTP server. */
+const PLAIN_HTTP_PEER = /wrong version number|ssl3_get_record|packet length too long|EPROTO|ERR_SSL_PROTOCOL_ERROR/i
+
+/**
+ * The words a `TransportError` uses when a secure request reached a plain-HTTP server.
+ *
+ * @internal
+ */
+export const PLAIN_HTTP_HINT =
+  "the server does not speak TLS — for a plain-HTTP server (such as the emulator) use an http:// origin or secure: false"
+
+const transportReason = (error: HttpClientError.HttpClientError, secure: boolean): string => {
   const cause: unknown = error.cause
   const detail = cause instanceof Error
     ? cause.message + (cause.cause instanceof Error ? ` (${cause.cause.message})` : "")
     : ""
-  return detail.length > 0 ? `${error.reason}: ${detail}` : error.reason
+  if (secure && PLAIN_HTTP_PEER.test(detail)) return PLAIN_HTTP_HINT
+  return detail.length > 0 ? `${error.reason}: ${detail.slice(0, 300)}` : error.reason
 }
 
 // The platform client's own span records the full URL (with `auth` and `signature`) and adds
@@ -430,15 +442,15 @@ export const send = (
         ))
     )).pipe(
       Effect.mapError((error) =>
-        error._tag === "ResponseTooLargeError" ? error : transportError(prepared, error)
+        error._tag === "ResponseTooLargeError" ? error : transportError(prepared, error, config.secure)
       )
     ),
     config.requestTimeout,
     () => new RequestTimeoutError({ url: prepared.safeUrl, timeoutMillis: Duration.toMillis(config.requestTimeout) })
   )
 
-const transportError = (prepared: Prepared, error: HttpClientError.HttpClientError) =>
-  new TransportError({ url: prepared.safeUrl, reason: prepared.scrub(transportReason(error)) })
+const transportError = (prepared: Prepared, error: HttpClientError.HttpClientError, secure: boolean) =>
+  new TransportError({ url: prepared.safeUrl, reason: prepared.scrub(transportReason(error, secure)) })
 
 /**
  * One whole exchange: prepare, send, classify, decode. Every read goes through here, so it reads
