@@ -19,7 +19,8 @@
  * (coalescing), and what a `cacheTtl` hit on the 1 MB answer costs.
  *
  * Goals (issue 6): sdk/fetch ≤ 1.25 (scenarios 1, 2), ≤ 2.0 (scenario 3); sdk/official ≤ 1.0.
- * Writes bench/results/latest.json.
+ * Writes bench/results/runs/latest.json (and, with BENCH_RECORD=1, the tracked
+ * bench/results/latest.json the docs quote).
  */
 import { NodeHttpClient } from "@effect/platform-node"
 import type * as HttpClient from "@effect/platform/HttpClient"

@@ -44,10 +44,19 @@ export const startEmulatorProcess = (args: ReadonlyArray<string> = []): Promise<
     child.once("exit", (code) => reject(new Error(`emulator exited with ${code}: ${out}`)))
   })
 
-/** Writes `bench/results/<file>` (pretty JSON). */
+/**
+ * Writes a run's results as pretty JSON to `bench/results/runs/<file>` (not tracked: a run leaves
+ * `git status` clean), and — only with `BENCH_RECORD=1` — to the tracked `bench/results/<file>`
+ * that the docs quote.
+ */
 export const writeResults = (file: string, results: unknown): void => {
-  mkdirSync(new URL("./results/", import.meta.url), { recursive: true })
-  writeFileSync(new URL(`./results/${file}`, import.meta.url), JSON.stringify(results, null, 2) + "\n")
+  const text = JSON.stringify(results, null, 2) + "\n"
+  mkdirSync(new URL("./results/runs/", import.meta.url), { recursive: true })
+  writeFileSync(new URL(`./results/runs/${file}`, import.meta.url), text)
+  if (process.env.BENCH_RECORD === "1") {
+    writeFileSync(new URL(`./results/${file}`, import.meta.url), text)
+    console.log(`recorded in bench/results/${file}`)
+  }
 }
 
 /** Runs a benchmark's `main`, exiting with 1 (and the error) if it fails. */

@@ -4,8 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { spawn } from "node:child_process"
 import { root, runCli, runNode, startCli } from "./util/spawn.js"
 
-const closed = async (origin: string) =>
-  fetch(`http://${origin}/__emulator/state`).then(() => false, () => true)
+const closed = async (origin: string) => fetch(`http://${origin}/__emulator/state`).then(() => false, () => true)
 
 describe("pn-presence emulator (standalone)", () => {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
@@ -68,7 +67,10 @@ describe("the bin", () => {
       "--help"
     ])
     assert.strictEqual(r.code, 2, r.stderr)
-    assert.match(r.stderr.trim(), /^pn-presence: the CLI needs @effect\/cli, which is not installed: npm install .*@effect\/cli@/)
+    assert.match(
+      r.stderr.trim(),
+      /^pn-presence: the CLI needs @effect\/cli, which is not installed: npm install .*@effect\/cli@/
+    )
     assert.strictEqual(r.stderr.trim().split("\n").length, 1)
     assert.notMatch(r.stderr, /^\s+at /m)
   })

@@ -125,7 +125,9 @@ describe("pn-presence commands against the emulator", () => {
 })
 
 describe("pn-presence bad input: one clear line, the right exit code", () => {
-  const cases: ReadonlyArray<readonly [string, (at: (...a: Array<string>) => Array<string>) => Array<string>, number, RegExp]> = [
+  const cases: ReadonlyArray<
+    readonly [string, (at: (...a: Array<string>) => Array<string>) => Array<string>, number, RegExp]
+  > = [
     ["unknown command", () => ["bogus"], 2, /Invalid subcommand/],
     ["unknown flag", (at) => at("here-now", "--bogus"), 2, /unknown argument: '--bogus'/],
     [
@@ -135,7 +137,12 @@ describe("pn-presence bad input: one clear line, the right exit code", () => {
       /^pn-presence: no subscribe key: pass --subscribe-key or set PUBNUB_SUBSCRIBE_KEY$/m
     ],
     ["an empty channel", (at) => at("here-now", "-c", ""), 2, /^pn-presence: -c\/--channel needs a channel name/m],
-    ["an empty --channel=", (at) => at("here-now", "--channel="), 2, /^pn-presence: -c\/--channel needs a channel name/m],
+    [
+      "an empty --channel=",
+      (at) => at("here-now", "--channel="),
+      2,
+      /^pn-presence: -c\/--channel needs a channel name/m
+    ],
     ["an empty group", (at) => at("leave", "-g", ""), 2, /^pn-presence: -g\/--group needs a channel group name/m],
     ["a bare -c", (at) => [...at("here-now"), "-c"], 2, /^pn-presence: -c\/--channel needs a channel name \(none/m],
     ["-c followed by a flag", (at) => at("here-now", "-c", "--json"), 2, /-c\/--channel needs a channel name \(got/m],
@@ -145,8 +152,18 @@ describe("pn-presence bad input: one clear line, the right exit code", () => {
       1,
       /^pn-presence: InvalidArgumentError: Invalid channels: "a,b" must not contain ","$/m
     ],
-    ["a heartbeat out of range", (at) => at("heartbeat", "-c", "x", "--heartbeat", "5"), 1, /InvalidArgumentError: Invalid heartbeat/],
-    ["state that is not JSON", (at) => at("state", "set", "-c", "x", "--state", "nope"), 2, /--state must be a JSON object/],
+    [
+      "a heartbeat out of range",
+      (at) => at("heartbeat", "-c", "x", "--heartbeat", "5"),
+      1,
+      /InvalidArgumentError: Invalid heartbeat/
+    ],
+    [
+      "state that is not JSON",
+      (at) => at("state", "set", "-c", "x", "--state", "nope"),
+      2,
+      /--state must be a JSON object/
+    ],
     ["--state with --counts", (at) => at("here-now", "--state", "--counts"), 2, /cannot be combined/],
     ["leave with no channel", (at) => at("leave"), 1, /give at least one channel or channel group/],
     [
@@ -155,7 +172,12 @@ describe("pn-presence bad input: one clear line, the right exit code", () => {
       2,
       /^pn-presence: Invalid keyset: .*spaces.*$/m
     ],
-    ["an origin with a path", () => ["where-now", "--subscribe-key", "demo", "--origin", "http://x/y"], 1, /PubNubConfig\.origin/],
+    [
+      "an origin with a path",
+      () => ["where-now", "--subscribe-key", "demo", "--origin", "http://x/y"],
+      1,
+      /PubNubConfig\.origin/
+    ],
     [
       "an https origin with --insecure",
       () => ["where-now", "--subscribe-key", "demo", "--origin", "https://x", "--insecure"],

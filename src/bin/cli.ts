@@ -4,9 +4,9 @@
  * call — the failure printed as one line naming what failed and why (no stack trace, no secret) —
  * and 130 when interrupted.
  */
+import type * as CliApp from "@effect/cli/CliApp"
 import * as Command from "@effect/cli/Command"
 import * as ValidationError from "@effect/cli/ValidationError"
-import type * as CliApp from "@effect/cli/CliApp"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -102,7 +102,9 @@ const describe = (error: unknown): { readonly code: number; readonly line: strin
   if (PresenceError.isPresenceError(error)) {
     // the SDK's advice names its option; on the command line the flag is what to use
     const line = error._tag === "TransportError" && error.reason === PLAIN_HTTP_HINT
-      ? `TransportError: ${error.url.replace(/\?.*$/, "")}: the server does not speak TLS — for a plain-HTTP server (such as the emulator) add --insecure`
+      ? `TransportError: ${
+        error.url.replace(/\?.*$/, "")
+      }: the server does not speak TLS — for a plain-HTTP server (such as the emulator) add --insecure`
       : `${error._tag}: ${error.message}`
     return { code: EXIT_FAILED, line }
   }
@@ -145,7 +147,6 @@ export const main = (
   )
 }
 
-// eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;]*m/g
 
 /**

@@ -446,7 +446,8 @@ export const send = (
       )
     ),
     config.requestTimeout,
-    () => new RequestTimeoutError({ url: prepared.safeUrl, timeoutMillis: Duration.toMillis(config.requestTimeout) })
+    () =>
+      new RequestTimeoutError({ url: prepared.safeUrl, timeoutMillis: Duration.toMillis(config.requestTimeout) })
   )
 
 const transportError = (prepared: Prepared, error: HttpClientError.HttpClientError, secure: boolean) =>
