@@ -23,7 +23,8 @@ let count = 0
 for (const file of files(join(root, "src"))) {
   const text = readFileSync(file, "utf8")
   for (const comment of text.match(/\/\*\*[\s\S]*?\*\//g) ?? []) {
-    const lines = comment.split("\n").map((l) => l.replace(/^\s*\*( |$)/, "").replace(/^\s*\/\*\*\s?/, ""))
+    const lines = comment.split("\n").filter((l) => !/^\s*\*\/\s*$/.test(l))
+      .map((l) => l.replace(/^\s*\*( |$)/, "").replace(/^\s*\/\*\*\s?/, ""))
     let current: Array<string> | undefined
     const flush = () => {
       if (current === undefined) return

@@ -41,4 +41,13 @@ node --input-type=module -e '
 '
 ./node_modules/.bin/pn-presence --help | grep -q "pn-presence" || { echo "pn-presence --help printed no help"; exit 1; }
 echo "pn-presence --help from the installed bin: ok"
+
+# docs/testing.md's install line must resolve next to it (no Effect 4 test kit)
+testing="$(grep -m 1 '^npm install -D @effect/vitest' "$here/docs/testing.md")"
+# shellcheck disable=SC2086
+npm install --prefer-offline --no-audit --no-fund --loglevel=error ${testing#npm install }
+# …and the page's example runs in the app, against the installed package
+cp "$here/docs/examples/testing.test.ts" ./presence.test.ts
+./node_modules/.bin/vitest run --reporter=dot presence.test.ts > vitest.log 2>&1 || { cat vitest.log; exit 1; }
+echo "docs/testing.md: install line and example: ok"
 echo "packaging check passed"

@@ -1,6 +1,6 @@
 /**
  * A local, stateful PubNub presence emulator: the presence endpoints and the channel-group
- * registry of PROTOCOL.md, wire-compatible enough for the official `pubnub` client, with virtual
+ * registry (docs/protocol.md), wire-compatible enough for the official `pubnub` client, with virtual
  * time (the Effect `Clock` plus an adjustable offset) and fault injection.
  *
  * - `Emulator.layer(options)` — the emulator as a service (no sockets).
@@ -24,6 +24,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/emulator/app.js"
 import type { InvalidArgumentError } from "./PresenceError.js"
@@ -225,8 +226,26 @@ export interface Service {
   readonly snapshot: Effect.Effect<Snapshot>
   readonly addFault: (fault: Fault) => Effect.Effect<void, InvalidArgumentError>
   readonly clearFaults: Effect.Effect<void>
-  /** join / leave / timeout / state-change events, from the moment you subscribe. */
+  /**
+   * join / leave / timeout / state-change events, from the moment the stream starts running — a
+   * fiber forked to run it may start after events you cause right away. Prefer {@link subscribe}.
+   */
   readonly events: Stream.Stream<PresenceEvent>
+  /**
+   * A subscription to the events that is live when this returns: every event after it is in the
+   * stream, however late the stream is run. It ends with the scope.
+   *
+   * @example
+   * import { Effect, Stream } from "effect"
+   * import { Emulator } from "effect-pubnub-presence/emulator"
+   *
+   * const watch = Effect.gen(function*() {
+   *   const em = yield* Emulator.Emulator
+   *   const events = yield* em.subscribe // live from here
+   *   yield* Effect.forkScoped(Stream.runForEach(events, (e) => Effect.log(e.action, e.uuid, e.channel)))
+   * })
+   */
+  readonly subscribe: Effect.Effect<Stream.Stream<PresenceEvent>, never, Scope.Scope>
   /** The last 10,000 requests answered. */
   readonly requests: Effect.Effect<ReadonlyArray<RequestRecord>>
   /** Answers one request (method and path + query) without HTTP or faults. */

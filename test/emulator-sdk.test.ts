@@ -108,6 +108,19 @@ describe("the SDK against the emulator", () => {
       assert.deepStrictEqual((yield* Presence.whereNow()).channels, [])
     }).pipe(Effect.provide(Layer.merge(EmulatorModule.layerTest(), Keys))))
 
+  it.scoped("subscribe is live when it returns: no event is missed, with no yield in between", () =>
+    Effect.gen(function*() {
+      const em = yield* Emulator
+      const events = yield* em.subscribe
+      yield* Presence.announceHeartbeat({ channels: ["a"], heartbeat: 20 })
+      yield* Presence.announceLeave({ channels: ["a"] })
+      const got = yield* Stream.runCollect(Stream.take(events, 2))
+      assert.deepStrictEqual([...got].map((e) => `${e.action}:${e.uuid}@${e.channel}`), [
+        "join:alice@a",
+        "leave:alice@a"
+      ])
+    }).pipe(Effect.provide(Layer.merge(EmulatorModule.layerTest(), Keys))))
+
   it.scoped("events: join, state-change, leave and timeout", () =>
     Effect.gen(function*() {
       const em = yield* Emulator

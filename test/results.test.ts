@@ -54,4 +54,45 @@ describe("result instances", () => {
       assert.deepStrictEqual(b.state, Option.some({ mood: "x" }))
     }).pipe(Effect.provide(f.layer))
   })
+
+  it.effect("results survive JSON.stringify: maps as objects, Option as value or null", () => {
+    const f = Fake.layer((req) =>
+      req.url.pathname.includes("/uuid/")
+        ? Fake.ok({ uuid: "alice", payload: { channels: { lobby: { mood: "x" }, hall: {} } } })
+        : Fake.ok({ uuids: ["a", { uuid: "b", state: { mood: "x" } }], occupancy: 5 })
+    )
+    return Effect.gen(function*() {
+      const here = yield* Presence.hereNow({ channels: ["lobby"], stateInfo: "all", limit: 2 })
+      assert.deepStrictEqual(JSON.parse(JSON.stringify(here)), {
+        totalChannels: 1,
+        totalOccupancy: 5,
+        nextOffset: 2,
+        channels: {
+          lobby: {
+            channelName: "lobby",
+            count: 5,
+            hasMore: true,
+            uuids: { a: { uuid: "a", state: null }, b: { uuid: "b", state: { mood: "x" } } }
+          }
+        }
+      })
+      const last = new Presence.HereNowResult({
+        totalChannels: 0,
+        totalOccupancy: 0,
+        channels: new Map(),
+        nextOffset: Option.none()
+      })
+      assert.deepStrictEqual(JSON.parse(JSON.stringify(last)), {
+        totalChannels: 0,
+        totalOccupancy: 0,
+        channels: {},
+        nextOffset: null
+      })
+      const state = yield* Presence.getState({ channels: ["lobby", "hall"] })
+      assert.deepStrictEqual(JSON.parse(JSON.stringify(state)), {
+        uuid: "alice",
+        channels: { lobby: { mood: "x" }, hall: {} }
+      })
+    }).pipe(Effect.provide(f.layer))
+  })
 })

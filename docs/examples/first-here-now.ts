@@ -2,7 +2,7 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { Keyset, Presence } from "effect-pubnub-presence"
-import { UndiciHttpClient } from "effect-pubnub-presence/node"
+import { UndiciHttpClient } from "effect-pubnub-presence/undici"
 
 const program = Effect.gen(function*() {
   const result = yield* Presence.hereNow({ channels: ["lobby"], stateInfo: Presence.StateInfo.all })

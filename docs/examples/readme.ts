@@ -1,8 +1,8 @@
-// The README's usage example, type-checked by `npm test`.
+// The README's usage example, type-checked by `npm test` and run by docs/examples/readme.test.ts.
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { Keyset, Presence } from "effect-pubnub-presence"
-import { UndiciHttpClient } from "effect-pubnub-presence/node"
+import { Emulator } from "effect-pubnub-presence/emulator"
 
 const program = Effect.gen(function*() {
   // stay present in "lobby" while this scope is open; leave is announced when it closes
@@ -10,11 +10,21 @@ const program = Effect.gen(function*() {
   yield* session.setState({ mood: "typing" })
 
   const here = yield* Presence.hereNow({ channels: ["lobby"], stateInfo: Presence.StateInfo.all })
-  for (const [uuid, occupant] of here.channels.get("lobby")?.uuids ?? []) yield* Effect.log(uuid, occupant.state)
+  for (const [uuid, occupant] of here.channels.get("lobby")?.uuids ?? []) {
+    yield* Effect.log(`${uuid} is in the lobby`, occupant.state)
+  }
 }).pipe(
   Effect.scoped,
   Effect.catchTag("AccessDeniedError", (e) => Effect.logError(`refused: ${e.channels.join(", ")}`))
 )
 
-const Keys = Keyset.layerConfig() // PUBNUB_SUBSCRIBE_KEY, PUBNUB_USER_ID, … through Effect Config
-program.pipe(Effect.provide(Layer.merge(Keys, UndiciHttpClient.layer)), NodeRuntime.runMain)
+// As-is it runs on the embedded emulator: no keys, no network.
+const Local = Layer.merge(
+  Emulator.layerTest(),
+  Keyset.layer({ default: new Keyset.Keyset({ subscribeKey: "demo", userId: "alice" }) })
+)
+// On PubNub itself: keys from PUBNUB_SUBSCRIBE_KEY, PUBNUB_USER_ID, … and a real HTTP client —
+//   import { UndiciHttpClient } from "effect-pubnub-presence/undici"
+//   const Live = Layer.merge(Keyset.layerConfig(), UndiciHttpClient.layer)
+
+program.pipe(Effect.provide(Local), NodeRuntime.runMain)

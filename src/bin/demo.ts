@@ -153,7 +153,8 @@ const onEmulator = (pause: Effect.Effect<void>) =>
       )
     )
     yield* Console.log(`PubNub presence demo — embedded emulator on http://${em.origin} (no keys, no network)`)
-    yield* Effect.forkScoped(Stream.runForEach(em.emulator.events, (e) => Console.log(describeEvent(e))))
+    const events = yield* em.emulator.subscribe
+    yield* Effect.forkScoped(Stream.runForEach(events, (e) => Console.log(describeEvent(e))))
     yield* story({
       subscribeKey: "demo",
       emulator: Option.some(em.emulator),

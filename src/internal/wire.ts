@@ -1,5 +1,5 @@
 /**
- * The wire format of presence responses (PROTOCOL.md §3–4), as Schemas. The client decodes with
+ * The wire format of presence responses (docs/protocol.md, "Answers"), as Schemas. The client decodes with
  * these; the emulator builds its bodies as these types and encodes with them.
  *
  * @internal

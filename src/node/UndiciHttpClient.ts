@@ -320,7 +320,7 @@ export const make = (dispatcher: Undici.Dispatcher): HttpClient.HttpClient =>
  * @example
  * import { Effect, Layer } from "effect"
  * import { Keyset, Presence } from "effect-pubnub-presence"
- * import { UndiciHttpClient } from "effect-pubnub-presence/node"
+ * import { UndiciHttpClient } from "effect-pubnub-presence/undici"
  *
  * const Live = Layer.mergeAll(Keyset.layerConfig(), UndiciHttpClient.layer)
  * const program = Presence.hereNow({ channels: ["lobby"] }).pipe(Effect.provide(Live))

@@ -253,6 +253,7 @@ export const make = (
       addFault,
       clearFaults: Effect.sync(() => faults.clear()),
       events: Stream.fromPubSub(pubsub),
+      subscribe: Effect.map(PubSub.subscribe(pubsub), (queue) => Stream.fromQueue(queue)),
       requests: Effect.sync(() => log.inOrder()),
       serve: (method, target) => Effect.map(serve(method, target), (r) => ({ status: r.status, body: r.body }))
     }
