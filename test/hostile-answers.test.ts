@@ -214,7 +214,7 @@ describe("interrupts release connections", () => {
           res.write("{\"status\":200,")
           // …and the rest never comes
         })
-        const config = PubNubConfig.layer({ origin: server.origin, secure: false, requestTimeout: "300 millis" })
+        const config = PubNubConfig.layer({ origin: server.origin, secure: false, requestTimeout: "150 millis" })
         const live = yield* Layer.build(Layer.mergeAll(client, Keys, config))
         for (let i = 0; i < 10; i++) {
           const e = yield* failure(Effect.provide(Presence.hereNow({ channels: [`c${i}`] }), live))

@@ -109,11 +109,11 @@ describe("no ghost after an interrupted or failed enter", () => {
   // a small seeded generator, so a failure replays
   const lcg = (seed: number) => () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
 
-  it.effect("200 interrupts at random moments: nobody is left present", () =>
+  it.effect("100 interrupts at random moments: nobody is left present", () =>
     Effect.gen(function*() {
       const random = lcg(7)
       let interruptedAfterAnnounce = 0
-      for (let i = 0; i < 200; i++) {
+      for (let i = 0; i < 100; i++) {
         const channel = `room-${i}`
         const fiber = yield* Effect.fork(Effect.scoped(Effect.zipRight(
           Presence.enter({ channels: [channel], leaveTimeout: "5 seconds" }),
@@ -126,7 +126,7 @@ describe("no ghost after an interrupted or failed enter", () => {
         assert.isFalse(yield* isPresent(channel), `a ghost in ${channel}`)
       }
       // the test means something only if many interrupts came after the service had acted
-      assert.isAbove(interruptedAfterAnnounce, 50)
+      assert.isAbove(interruptedAfterAnnounce, 25)
     }).pipe(Effect.provide(slowAnswers(1000))))
 
   it.effect("a first heartbeat that keeps timing out fails enter, and leaves (it may have been announced)", () =>
