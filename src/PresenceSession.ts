@@ -6,19 +6,22 @@
  * @since 0.1.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import * as Context from "effect/Context"
+import type * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import * as Metric from "effect/Metric"
+import type * as Metric from "effect/Metric"
 import type * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import * as metrics from "./internal/heartbeat/metrics.js"
 import * as internal from "./internal/session.js"
 import type { KeysetSelection, KeysetService } from "./Keyset.js"
-import type { PresenceState, Targets } from "./Presence.js"
+import type { Targets } from "./Presence.js"
 import type { PresenceError } from "./PresenceError.js"
+import type { PresenceState } from "./PresenceResult.js"
+import * as SharedState from "./SharedState.js"
 
 /**
  * Where a session stands. Times are epoch milliseconds of the `Clock`.
@@ -95,7 +98,7 @@ export interface AddOptions extends Targets {
 export interface EnterOptions extends Targets, KeysetSelection {
   /** Presence timeout in seconds: whole, 20–320, default 300. */
   readonly heartbeat?: number | undefined
-  /** Seconds between heartbeats: more than 0, less than `heartbeat`; default `heartbeat / 2 - 1`. */
+  /** Seconds between heartbeats: at least 1, less than `heartbeat`; default `heartbeat / 2 - 1`. */
   readonly interval?: number | undefined
   /** Your state per channel or group, sent with every heartbeat. */
   readonly state?: Readonly<Record<string, PresenceState>> | ReadonlyMap<string, PresenceState> | undefined
@@ -112,25 +115,25 @@ export interface EnterOptions extends Targets, KeysetSelection {
 }
 
 /**
- * Sessions of the same user (same origin, subscribe key, user id and auth) share one heartbeat
- * and their channels' membership. This is where they find each other: by default one registry per
- * process; provide `SessionRegistry.layer` … or a fresh `makeRegistry()` to isolate.
+ * Sessions of the same user (same origin, keyset identity and `HttpClient`) share one heartbeat
+ * and their channels' membership. They find each other in the process's `SharedState` — this is
+ * that reference, under the name it had before `SharedState` owned everything the SDK keeps:
+ * provide a fresh one (`makeRegistry()`) to isolate a part of an app.
  *
  * @since 0.1.0
  * @category references
  */
-export class SessionRegistry extends Context.Reference<SessionRegistry>()(
-  "effect-pubnub-presence/SessionRegistry",
-  { defaultValue: (): internal.Registry => internal.makeRegistry() }
-) {}
+export const SessionRegistry: Context.Reference<SharedState.SharedState, SharedState.SharedState> =
+  SharedState.SharedState
 
 /**
- * A fresh, empty registry (for `Effect.provideService(SessionRegistry, makeRegistry())`).
+ * A fresh, empty registry (for `Effect.provideService(SessionRegistry, makeRegistry())`): a fresh
+ * `SharedState`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const makeRegistry: () => internal.Registry = internal.makeRegistry
+export const makeRegistry: () => SharedState.SharedState = SharedState.make
 
 /**
  * Heartbeats the service accepted (one per request, shared sessions included).
@@ -138,9 +141,7 @@ export const makeRegistry: () => internal.Registry = internal.makeRegistry
  * @since 0.1.0
  * @category metrics
  */
-export const heartbeatSuccesses: Metric.Metric.Counter<number> = Metric.counter("pubnub_presence_heartbeat_successes", {
-  description: "managed heartbeats the service accepted"
-})
+export const heartbeatSuccesses: Metric.Metric.Counter<number> = metrics.heartbeatSuccesses
 
 /**
  * Heartbeats that failed.
@@ -148,9 +149,7 @@ export const heartbeatSuccesses: Metric.Metric.Counter<number> = Metric.counter(
  * @since 0.1.0
  * @category metrics
  */
-export const heartbeatFailures: Metric.Metric.Counter<number> = Metric.counter("pubnub_presence_heartbeat_failures", {
-  description: "managed heartbeats that failed"
-})
+export const heartbeatFailures: Metric.Metric.Counter<number> = metrics.heartbeatFailures
 
 /**
  * Retries of failed heartbeats.
@@ -158,9 +157,7 @@ export const heartbeatFailures: Metric.Metric.Counter<number> = Metric.counter("
  * @since 0.1.0
  * @category metrics
  */
-export const heartbeatRetries: Metric.Metric.Counter<number> = Metric.counter("pubnub_presence_heartbeat_retries", {
-  description: "retries of failed managed heartbeats"
-})
+export const heartbeatRetries: Metric.Metric.Counter<number> = metrics.heartbeatRetries
 
 /**
  * Leaves announced by sessions (on close or `remove`).
@@ -168,9 +165,7 @@ export const heartbeatRetries: Metric.Metric.Counter<number> = Metric.counter("p
  * @since 0.1.0
  * @category metrics
  */
-export const leaves: Metric.Metric.Counter<number> = Metric.counter("pubnub_presence_leaves", {
-  description: "leaves announced by managed sessions"
-})
+export const leaves: Metric.Metric.Counter<number> = metrics.leaves
 
 /**
  * Enters presence: validates, sends the first heartbeat (so a 403 fails `enter` itself), then

@@ -38,3 +38,10 @@ export * as PubNubConfig from "./PubNubConfig.js"
  * @since 0.1.0
  */
 export * as PresenceSession from "./PresenceSession.js"
+
+/**
+ * What the SDK keeps between calls (coalescing, timers, sessions, caches), with one owner.
+ *
+ * @since 0.1.0
+ */
+export * as SharedState from "./SharedState.js"

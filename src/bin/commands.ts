@@ -9,7 +9,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { Presence, PresenceError } from "../index.js"
-import { checkState, isFlatState } from "../internal/validation.js"
+import { checkState, isPresenceState } from "../internal/validation.js"
 import { type Connection, connection, layer, namesGiven, UsageError } from "./connection.js"
 import { hereNowTable, table } from "./format.js"
 
@@ -37,7 +37,7 @@ const parseState = (
   Either.match(decodeStateJson(text), {
     onLeft: () => Effect.fail(new UsageError({ message: `--state must be a JSON object, e.g. '{"mood":"busy"}'` })),
     onRight: (json) =>
-      isFlatState(json)
+      isPresenceState(json)
         ? Effect.succeed(json)
         : Effect.fail(
           new PresenceError.InvalidArgumentError({ argument: "state", reason: checkState(json) ?? "is not valid" })

@@ -15,7 +15,7 @@ import type * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Emulator from "../Emulator.js"
-import { Keyset, Presence, PubNubConfig } from "../index.js"
+import { Keyset, Presence, type PresenceError, type PresenceSession, PubNubConfig } from "../index.js"
 import { NodeEmulator, UndiciHttpClient } from "../node/index.js"
 import { hereNowTable } from "./format.js"
 
@@ -47,7 +47,26 @@ interface Stage {
   readonly publishKey: Option.Option<string>
 }
 
-const story = (stage: Stage) =>
+/** What every act of the story uses. */
+interface Cast {
+  readonly stage: Stage
+  readonly users: {
+    readonly alice: Keyset.Keyset
+    readonly bob: Keyset.Keyset
+    readonly carol: Keyset.Keyset
+    readonly dave: Keyset.Keyset
+  }
+  readonly scopes: {
+    readonly alice: Scope.CloseableScope
+    readonly bob: Scope.CloseableScope
+    readonly carol: Scope.CloseableScope
+    readonly dave: Scope.CloseableScope
+  }
+  readonly step: (title: string) => Effect.Effect<void>
+  readonly table: Effect.Effect<void, PresenceError.PresenceError, Presence.Requirements>
+}
+
+const cast = (stage: Stage) =>
   Effect.gen(function*() {
     const user = (userId: string) =>
       new Keyset.Keyset({
@@ -56,86 +75,108 @@ const story = (stage: Stage) =>
         ...Option.match(stage.publishKey, { onNone: () => ({}), onSome: (publishKey) => ({ publishKey }) }),
         ...Option.match(stage.secretKey, { onNone: () => ({}), onSome: (secretKey) => ({ secretKey }) })
       })
-    const [alice, bob, carol, dave] = ["alice", "bob", "carol", "dave"].map(user)
+    const users = { alice: user("alice"), bob: user("bob"), carol: user("carol"), dave: user("dave") }
+    const c: Cast = {
+      stage,
+      users,
+      scopes: {
+        alice: yield* Scope.make(),
+        bob: yield* Scope.make(),
+        carol: yield* Scope.make(),
+        dave: yield* Scope.make()
+      },
+      step: (title) => Effect.zipRight(stage.pause, Console.log(`\n▸ ${title}`)),
+      table: Effect.gen(function*() {
+        yield* stage.pause
+        const here = yield* Presence.hereNow({ channels: ROOMS, stateInfo: "all", keyset: users.alice })
+        yield* Console.log(indentedTable(here))
+      })
+    }
+    return c
+  })
+
+/** Act one: everyone arrives. */
+const arrivals = (c: Cast) =>
+  Effect.gen(function*() {
+    const { scopes, stage, step, users } = c
     const onEmulator = Option.isSome(stage.emulator)
-
-    const step = (title: string) => Effect.zipRight(stage.pause, Console.log(`\n▸ ${title}`))
-    const table = Effect.gen(function*() {
-      yield* stage.pause
-      const here = yield* Presence.hereNow({ channels: ROOMS, stateInfo: "all", keyset: alice })
-      yield* Console.log(indentedTable(here))
-    })
-    const scopes = {
-      alice: yield* Scope.make(),
-      bob: yield* Scope.make(),
-      carol: yield* Scope.make(),
-      dave: yield* Scope.make()
-    }
-
     if (Option.isSome(stage.emulator)) {
-      const em = stage.emulator.value
       // a channel group, registered the way any client would
-      yield* em.serve("GET", `/v1/channel-registration/sub-key/demo/channel-group/rooms?add=${ROOMS.join(",")}`)
+      yield* stage.emulator.value.serve(
+        "GET",
+        `/v1/channel-registration/sub-key/demo/channel-group/rooms?add=${ROOMS.join(",")}`
+      )
     }
-
     yield* step("alice enters the lobby, feeling happy (heartbeat 120 s)")
     yield* Scope.extend(
-      Presence.enter({ channels: ["lobby"], heartbeat: 120, state: { lobby: { mood: "happy" } }, keyset: alice }),
+      Presence.enter({ channels: ["lobby"], heartbeat: 120, state: { lobby: { mood: "happy" } }, keyset: users.alice }),
       scopes.alice
     )
     yield* step("bob enters the lobby and the kitchen (heartbeat 60 s)")
-    const bobSession = yield* Scope.extend(
-      Presence.enter({ channels: ROOMS, heartbeat: 60, keyset: bob }),
-      scopes.bob
-    )
+    const bob = yield* Scope.extend(Presence.enter({ channels: ROOMS, heartbeat: 60, keyset: users.bob }), scopes.bob)
     yield* step("carol the chef enters the kitchen (a short 20 s timeout)")
     yield* Scope.extend(
       Presence.enter({
         channels: ["kitchen"],
         heartbeat: 20,
         state: { kitchen: { role: "chef" } },
-        keyset: carol,
+        keyset: users.carol,
         announceLeave: false // she will vanish without saying goodbye
       }),
       scopes.carol
     )
     yield* step(onEmulator ? "dave enters every room of the channel group \"rooms\"" : "dave enters every room")
     yield* Scope.extend(
-      Presence.enter(onEmulator ? { channelGroups: ["rooms"], keyset: dave } : { channels: ROOMS, keyset: dave }),
+      Presence.enter(
+        onEmulator ? { channelGroups: ["rooms"], keyset: users.dave } : { channels: ROOMS, keyset: users.dave }
+      ),
       scopes.dave
     )
-    yield* table
+    yield* c.table
+    return bob
+  })
 
+/** Act two: typing, a goodbye, a timeout, and everyone leaves. */
+const departures = (c: Cast, bob: PresenceSession.PresenceSession) =>
+  Effect.gen(function*() {
+    const { scopes, stage, step, users } = c
     yield* step("bob starts typing in the lobby")
-    yield* bobSession.setState({ typing: true }, { channels: ["lobby"] })
+    yield* bob.setState({ typing: true }, { channels: ["lobby"] })
     yield* step("alice says goodbye and leaves")
     yield* Scope.close(scopes.alice, Exit.void)
-    yield* table
+    yield* c.table
 
     yield* step("carol's laptop dies: her heartbeats stop, and no leave is sent")
     yield* Scope.close(scopes.carol, Exit.void)
     if (Option.isSome(stage.emulator)) {
       yield* step("21 seconds pass (virtual time on the emulator: no waiting)")
-      yield* stage.emulator.value.advance("21 seconds")
+      yield* Effect.orDie(stage.emulator.value.advance("21 seconds"))
     } else {
       yield* step("waiting 25 seconds for the service to time her out")
       yield* Effect.sleep("25 seconds")
     }
-    yield* table
+    yield* c.table
 
     yield* step("where is bob?")
-    const where = yield* Presence.whereNow({ uuid: "bob", keyset: alice })
+    const where = yield* Presence.whereNow({ uuid: "bob", keyset: users.alice })
     yield* Console.log(`    bob is in: ${[...where.channels].sort().join(", ")}`)
 
     yield* step("summary: here-now across the whole keyset")
     yield* stage.pause
-    const everyone = yield* Presence.hereNow({ stateInfo: "all", keyset: alice })
+    const everyone = yield* Presence.hereNow({ stateInfo: "all", keyset: users.alice })
     yield* Console.log(indentedTable(everyone))
 
     yield* step("everyone else leaves")
     yield* Scope.close(scopes.bob, Exit.void)
     yield* Scope.close(scopes.dave, Exit.void)
     yield* stage.pause
+  })
+
+const story = (stage: Stage) =>
+  Effect.gen(function*() {
+    const c = yield* cast(stage)
+    const bob = yield* arrivals(c)
+    yield* departures(c, bob)
   }).pipe(
     // every call names its keyset; the service is there for the ones that do not need to
     Effect.provide(Keyset.layer({ default: new Keyset.Keyset({ subscribeKey: stage.subscribeKey, userId: "demo" }) }))

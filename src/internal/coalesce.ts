@@ -24,31 +24,7 @@ import { InvalidArgumentError } from "../PresenceError.js"
 import { PubNubConfig } from "../PubNubConfig.js"
 import { secretDigest } from "./digest.js"
 import { baseUrl } from "./request.js"
-
-interface Entry<A, E> {
-  /**
-   * Made when the first follower joins. A lone call (the usual case) stores its answer nowhere
-   * else: a long-lived holder of a large answer keeps it past young-generation GCs.
-   */
-  deferred: Deferred.Deferred<A, E> | undefined
-  /** with a `cacheTtl`: the success, reused until `expiresAt` */
-  cached: Exit.Exit<A, E> | undefined
-  /** until when a finished success may be reused; `Infinity` while in flight */
-  expiresAt: number
-}
-
-/**
- * In-flight (and briefly cached) calls of one operation, per `HttpClient`. Each operation has its
- * own, typed by what it produces.
- *
- * @internal
- */
-export interface Flight<A, E> {
-  readonly byClient: WeakMap<HttpClient.HttpClient, Map<string, Entry<A, E>>>
-}
-
-/** @internal */
-export const makeFlight = <A, E>(): Flight<A, E> => ({ byClient: new WeakMap() })
+import { type Entry, type Flight, type Shared, sharedOf } from "./shared.js"
 
 const MAX_CACHED = 1000
 
@@ -59,10 +35,10 @@ const MAX_CACHED = 1000
  *
  * @internal
  */
-export const keysetKey = (keyset: Keyset): string =>
+export const keysetKey = (shared: Shared, keyset: Keyset): string =>
   `${keyset.subscribeKey}\u0000${keyset.userId}\u0000${keyset.publishKey ?? ""}\u0000${
-    secretDigest(keyset.authToken ?? keyset.authKey)
-  }\u0000${secretDigest(keyset.secretKey)}`
+    secretDigest(shared.digests, keyset.authToken ?? keyset.authKey)
+  }\u0000${secretDigest(shared.digests, keyset.secretKey)}`
 
 /** Checks a `cacheTtl` option: milliseconds, 0 when absent. @internal */
 export const cacheTtlMillis = (input: unknown): Either.Either<number, InvalidArgumentError> => {
@@ -75,13 +51,14 @@ export const cacheTtlMillis = (input: unknown): Either.Either<number, InvalidArg
 }
 
 /**
- * Runs `effect` once for every concurrent caller with the same `key`.
+ * Runs `effect` once for every concurrent caller with the same key: the flight `select` picks in
+ * the fiber's `SharedState`, and the key `keyOf` makes (with the origin and `HttpClient` added).
  *
  * @internal
  */
 export const coalesce = <A, E, R>(
-  flight: Flight<A, E>,
-  key: string,
+  select: (shared: Shared) => Flight<A, E>,
+  keyOf: (shared: Shared) => string,
   ttlMillis: number,
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R | HttpClient.HttpClient> =>
@@ -90,6 +67,9 @@ export const coalesce = <A, E, R>(
   Effect.withFiberRuntime((fiber) => {
     const client = Context.unsafeGet(fiber.currentContext, HttpClient.HttpClient)
     const config = Context.unsafeGet(fiber.currentContext, PubNubConfig)
+    const shared = sharedOf(fiber.currentContext)
+    const flight = select(shared)
+    const key = keyOf(shared)
     const fiberId = fiber.id()
     let map = flight.byClient.get(client)
     if (map === undefined) {
@@ -105,7 +85,7 @@ export const coalesce = <A, E, R>(
         hit.deferred ??= Deferred.unsafeMake<A, E>(fiberId)
         return Effect.catchAllCause(Deferred.await(hit.deferred), (cause) =>
           // the leader was interrupted: try again (and maybe lead)
-          Cause.isInterruptedOnly(cause) ? coalesce(flight, key, ttlMillis, effect) : Effect.failCause(cause))
+          Cause.isInterruptedOnly(cause) ? coalesce(select, keyOf, ttlMillis, effect) : Effect.failCause(cause))
       }
       if (hit !== undefined) entries.delete(fullKey)
       if (ttlMillis > 0 && entries.size >= MAX_CACHED) {

@@ -31,12 +31,11 @@ interface Deadline extends HeapItem {
   fired: boolean
 }
 
-interface Watchdog {
+/** One clock's watchdog: deadlines by time, and its timer. @internal */
+export interface Watchdog {
   readonly heap: TimeHeap<Deadline>
   readonly timer: Timer
 }
-
-const watchdogs = new WeakMap<Clock.Clock, Watchdog>()
 
 /** Interrupts every request past its deadline. */
 const runDue = (w: Watchdog) => (now: number): Effect.Effect<void> =>
@@ -49,7 +48,7 @@ const runDue = (w: Watchdog) => (now: number): Effect.Effect<void> =>
     return due.length === 0 ? Effect.void : Effect.forEach(due, (d) => Fiber.interruptFork(d.fiber), { discard: true })
   })
 
-const startWatchdog = (clock: Clock.Clock): Effect.Effect<Watchdog> =>
+const startWatchdog = (watchdogs: WeakMap<Clock.Clock, Watchdog>, clock: Clock.Clock): Effect.Effect<Watchdog> =>
   Effect.suspend(() => {
     const existing = watchdogs.get(clock)
     if (existing !== undefined) return Effect.succeed(existing)
@@ -95,11 +94,13 @@ const guard = <A, E, R, E2>(
   })
 
 /**
- * Runs `effect`, failing with `onTimeout()` if it has not finished within `duration` on `clock`.
+ * Runs `effect`, failing with `onTimeout()` if it has not finished within `duration` on `clock`;
+ * the clock's watchdog is kept in `watchdogs` (the `SharedState`'s).
  *
  * @internal
  */
 export const withDeadline = <A, E, R, E2>(
+  watchdogs: WeakMap<Clock.Clock, Watchdog>,
   clock: Clock.Clock,
   effect: Effect.Effect<A, E, R>,
   duration: Duration.Duration,
@@ -107,6 +108,6 @@ export const withDeadline = <A, E, R, E2>(
 ): Effect.Effect<A, E | E2, R> => {
   const w = watchdogs.get(clock)
   return w === undefined
-    ? Effect.flatMap(startWatchdog(clock), (w) => guard(clock, w, effect, duration, onTimeout))
+    ? Effect.flatMap(startWatchdog(watchdogs, clock), (w) => guard(clock, w, effect, duration, onTimeout))
     : guard(clock, w, effect, duration, onTimeout)
 }

@@ -25,20 +25,21 @@ const mix = (text: string, seed: number): string => {
   return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36)
 }
 
-const digests = new WeakMap<Redacted.Redacted<string>, string>()
-
 /**
- * The digest of a secret (empty for none), computed once per `Redacted` value.
+ * The digest of a secret (empty for none), computed once per `Redacted` value and kept in `cache`.
  *
  * @internal
  */
-export const secretDigest = (secret: Redacted.Redacted<string> | undefined): string => {
+export const secretDigest = (
+  cache: WeakMap<Redacted.Redacted<string>, string>,
+  secret: Redacted.Redacted<string> | undefined
+): string => {
   if (secret === undefined) return ""
-  let d = digests.get(secret)
+  let d = cache.get(secret)
   if (d === undefined) {
     const text = Redacted.value(secret)
     d = `${mix(text, 1)}.${mix(text, 2)}`
-    digests.set(secret, d)
+    cache.set(secret, d)
   }
   return d
 }

@@ -39,6 +39,7 @@ import { readText, TooLarge } from "./body.js"
 import { withDeadline } from "./deadline.js"
 import { encode, encodeQuery, parseJson } from "./encoding.js"
 import { describeIssue } from "./issue.js"
+import { type Shared, sharedOf } from "./shared.js"
 import { ErrorBody } from "./wire.js"
 
 /** Errors the pipeline itself can produce: every `PresenceError` but a missing keyset. @internal */
@@ -119,10 +120,11 @@ export const stringToSign = (
   return `GET\n${publishKey}\n${path}\n${encodeQuery(sorted)}\n`
 }
 
-const keyCache = new WeakMap<Redacted.Redacted<string>, Promise<CryptoKey>>()
-
-const importKey = (secret: Redacted.Redacted<string>): Promise<CryptoKey> => {
-  let key = keyCache.get(secret)
+const importKey = (
+  keys: WeakMap<Redacted.Redacted<string>, Promise<CryptoKey>>,
+  secret: Redacted.Redacted<string>
+): Promise<CryptoKey> => {
+  let key = keys.get(secret)
   if (key === undefined) {
     key = globalThis.crypto.subtle.importKey(
       "raw",
@@ -131,16 +133,25 @@ const importKey = (secret: Redacted.Redacted<string>): Promise<CryptoKey> => {
       false,
       ["sign"]
     )
-    keyCache.set(secret, key)
+    keys.set(secret, key)
   }
   return key
 }
 
-/** `v2.` + base64url(HMAC-SHA256(secret, input)) without padding, via Web Crypto. @internal */
-export const sign = (secret: Redacted.Redacted<string>, input: string): Effect.Effect<string, InvalidArgumentError> =>
+/**
+ * `v2.` + base64url(HMAC-SHA256(secret, input)) without padding, via Web Crypto; the imported key
+ * is kept in `keys`.
+ *
+ * @internal
+ */
+export const sign = (
+  keys: WeakMap<Redacted.Redacted<string>, Promise<CryptoKey>>,
+  secret: Redacted.Redacted<string>,
+  input: string
+): Effect.Effect<string, InvalidArgumentError> =>
   Effect.tryPromise({
     try: async () => {
-      const key = await importKey(secret)
+      const key = await importKey(keys, secret)
       const mac = await globalThis.crypto.subtle.sign("HMAC", key, new TextEncoder().encode(input))
       return "v2." + Encoding.encodeBase64Url(new Uint8Array(mac))
     },
@@ -187,6 +198,7 @@ const build = (
  * with a secret key), URL.
  */
 const prepare = (
+  shared: Shared,
   config: Settings,
   clock: Clock.Clock,
   requestId: string,
@@ -200,11 +212,14 @@ const prepare = (
   const secretKey = keyset.secretKey
   if (secretKey === undefined) return build(config, path, query, secrets)
   query.push(["timestamp", String(Math.floor(clock.unsafeCurrentTimeMillis() / 1000))])
-  return Effect.map(sign(secretKey, stringToSign(keyset.publishKey ?? "", path, query)), (signature) => {
-    query.push(["signature", signature])
-    secrets.push(signature, Redacted.value(secretKey))
-    return build(config, path, query, secrets)
-  })
+  return Effect.map(
+    sign(shared.signingKeys, secretKey, stringToSign(keyset.publishKey ?? "", path, query)),
+    (signature) => {
+      query.push(["signature", signature])
+      secrets.push(signature, Redacted.value(secretKey))
+      return build(config, path, query, secrets)
+    }
+  )
 }
 
 const makeScrubber = (secrets: ReadonlyArray<string>): (text: string) => string => {
@@ -386,12 +401,11 @@ const transportReason = (error: HttpClientError.HttpClientError, secure: boolean
 // The platform client's own span records the full URL (with `auth` and `signature`) and adds
 // trace headers PubNub ignores; each operation's span records the safe URL instead. One wrapper
 // per client, made once.
-const untracedClients = new WeakMap<HttpClient.HttpClient, HttpClient.HttpClient>()
-const untraced = (client: HttpClient.HttpClient): HttpClient.HttpClient => {
-  let wrapped = untracedClients.get(client)
+const untraced = (shared: Shared, client: HttpClient.HttpClient): HttpClient.HttpClient => {
+  let wrapped = shared.untraced.get(client)
   if (wrapped === undefined) {
     wrapped = HttpClient.withTracerDisabledWhen(client, () => true)
-    untracedClients.set(client, wrapped)
+    shared.untraced.set(client, wrapped)
   }
   return wrapped
 }
@@ -418,12 +432,14 @@ const noRedirects = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
  * @internal
  */
 export const send = (
+  shared: Shared,
   client: HttpClient.HttpClient,
   clock: Clock.Clock,
   config: Settings,
   prepared: Prepared
 ): Effect.Effect<RawResponse, TransportError | RequestTimeoutError | ResponseTooLargeError> =>
   withDeadline(
+    shared.watchdogs,
     clock,
     noRedirects(Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(restore(client.execute(HttpClientRequest.get(prepared.url, { acceptJson: true }))), (response) =>
@@ -468,7 +484,8 @@ export const execute = <A>(
     const context = fiber.currentContext
     const services = fiber.currentDefaultServices
     const config = Context.unsafeGet(context, PubNubConfig)
-    const client = untraced(Context.unsafeGet(context, HttpClient.HttpClient))
+    const shared = sharedOf(context)
+    const client = untraced(shared, Context.unsafeGet(context, HttpClient.HttpClient))
     const clock = Context.get(services, Clock.Clock)
     const span = fiber.currentSpan
     const exchange = (prepared: Prepared): Effect.Effect<A, RequestFailure> => {
@@ -479,7 +496,7 @@ export const execute = <A>(
           reason: `would be ${prepared.target.length} characters long, over the service's limit`
         })
       }
-      return Effect.flatMap(send(client, clock, config, prepared), (raw) => {
+      return Effect.flatMap(send(shared, client, clock, config, prepared), (raw) => {
         try {
           const json = classify(prepared, raw, clock)
           return Either.isLeft(json) ? Either.left(json.left) : decode(prepared, raw, json.right)
@@ -491,7 +508,7 @@ export const execute = <A>(
     }
     if (config.invalid !== undefined) return Either.left(new InvalidArgumentError(config.invalid))
     return Effect.flatMap(randomUuid(Context.get(services, Random.Random)), (requestId) => {
-      const prepared = prepare(config, clock, requestId, keyset, call)
+      const prepared = prepare(shared, config, clock, requestId, keyset, call)
       return Effect.isEffect(prepared) ? Effect.flatMap(prepared, exchange) : exchange(prepared)
     })
   })

@@ -4,6 +4,7 @@
  *
  * @internal
  */
+import type { PresenceState } from "../PresenceResult.js"
 
 /** @internal */
 export const MAX_NAME_LENGTH = 92
@@ -93,21 +94,14 @@ export const checkOffset = (value: unknown): string | undefined =>
     : undefined
 
 /**
- * Presence state as sent: a flat object of strings, finite numbers, booleans and nulls.
+ * `true` when `state` is a valid {@link PresenceState} (see {@link readState} for why not).
  *
  * @internal
  */
-export type FlatState = { readonly [key: string]: string | number | boolean | null }
+export const isPresenceState = (state: unknown): state is PresenceState => checkState(state) === undefined
 
 /**
- * `true` when `state` is a valid {@link FlatState} (see {@link readState} for why not).
- *
- * @internal
- */
-export const isFlatState = (state: unknown): state is FlatState => checkState(state) === undefined
-
-/**
- * Why `state` is not a valid {@link FlatState}, or `undefined` when it is.
+ * Why `state` is not a valid {@link PresenceState}, or `undefined` when it is.
  *
  * @internal
  */
@@ -125,7 +119,7 @@ export const checkState = (state: unknown): string | undefined => {
  *
  * @internal
  */
-export const readState = (state: unknown): FlatState | string => {
+export const readState = (state: unknown): PresenceState | string => {
   try {
     return copyState(state)
   } catch {
@@ -133,7 +127,7 @@ export const readState = (state: unknown): FlatState | string => {
   }
 }
 
-const copyState = (state: unknown): FlatState | string => {
+const copyState = (state: unknown): PresenceState | string => {
   if (typeof state !== "object" || state === null) return "must be a plain object"
   if (Array.isArray(state)) return "must be a plain object, not an array"
   const proto: unknown = Object.getPrototypeOf(state)

@@ -11,6 +11,8 @@ import { accessError, type Reply, type Target } from "./target.js"
 
 /** The access settings, ready to check with. @internal */
 export interface Access {
+  /** the HMAC key imported for `secretKey`, kept */
+  readonly signingKeys: WeakMap<Redacted.Redacted<string>, Promise<CryptoKey>>
   readonly keys: ReadonlySet<string> | undefined
   readonly secretKey: Redacted.Redacted<string> | undefined
   readonly publishKey: string
@@ -21,6 +23,7 @@ export interface Access {
 
 /** @internal */
 export const makeAccess = (options: Options): Access => ({
+  signingKeys: new WeakMap(),
   keys: options.keys === undefined ? undefined : new Set(options.keys),
   secretKey: options.secretKey === undefined
     ? undefined
@@ -66,7 +69,7 @@ export const verifySignature = (access: Access, t: Target, realNow: number): Eff
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([k, v]) => `${k}=${v}`)
     .join("&")
-  return sign(secret, `GET\n${access.publishKey}\n${t.path}\n${canonical}\n`).pipe(
+  return sign(access.signingKeys, secret, `GET\n${access.publishKey}\n${t.path}\n${canonical}\n`).pipe(
     Effect.map((expected) => (expected === signature ? undefined : refused)),
     Effect.orElseSucceed(() => refused)
   )

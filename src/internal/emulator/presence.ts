@@ -7,7 +7,7 @@
  */
 import * as Option from "effect/Option"
 import { parseJson } from "../encoding.js"
-import { checkLimit, checkOffset, isFlatState } from "../validation.js"
+import { checkLimit, checkOffset, isPresenceState } from "../validation.js"
 import type * as Wire from "../wire.js"
 import { isJsonObject } from "../wire.js"
 import type { Access } from "./access.js"
@@ -159,7 +159,7 @@ export const setState = (ctx: Context, t: Target, ks: Keyspace, uuid: string, sc
   const text = t.query.get("state")
   if (text === undefined || text.length === 0) return presenceError(400, "No state specified.")
   const state = Option.getOrUndefined(parseJson(text))
-  if (!isFlatState(state)) return presenceError(400, "Invalid state: it must be a flat JSON object.")
+  if (!isPresenceState(state)) return presenceError(400, "Invalid state: it must be a flat JSON object.")
   for (const ch of ctx.store.expand(ks, scope.channels, scope.groups)) ctx.store.putState(ks, ch, uuid, state, ctx.now)
   const body: typeof Wire.SetState.Encoded = { ...OK, payload: state }
   return reply(200, body)
@@ -187,7 +187,7 @@ export const heartbeat = (ctx: Context, t: Target, ks: Keyspace, uuid: string, s
       return presenceError(400, "Invalid state: it must be a JSON object keyed by channel.")
     }
     for (const [name, s] of Object.entries(parsed)) {
-      if (!isFlatState(s)) return presenceError(400, "Invalid state: it must be a flat JSON object.")
+      if (!isPresenceState(s)) return presenceError(400, "Invalid state: it must be a flat JSON object.")
       if (scope.groups.includes(name)) { for (const m of ctx.store.expand(ks, [], [name])) states.set(m, s) }
       else states.set(name, s)
     }

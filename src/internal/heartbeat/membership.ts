@@ -7,7 +7,7 @@
  *
  * @internal
  */
-import type { FlatState } from "../validation.js"
+import type { PresenceState } from "../../PresenceResult.js"
 
 /** The channels and groups of a request. @internal */
 export interface Names {
@@ -52,14 +52,14 @@ export class Membership {
   readonly members: Array<Member> = []
   private readonly channelRefs = new Map<string, number>()
   private groupRefs: Map<string, number> | undefined = undefined
-  private states: Map<string, FlatState> | undefined = undefined
+  private states: Map<string, PresenceState> | undefined = undefined
 
   get isEmpty(): boolean {
     return this.members.length === 0
   }
 
   /** Adds a member holding `names`; `states` are its state per name. */
-  join(member: Member, states: ReadonlyMap<string, FlatState>): void {
+  join(member: Member, states: ReadonlyMap<string, PresenceState>): void {
     this.members.push(member)
     retain(this.channelRefs, member.channels)
     if (member.groups.length > 0) retain(this.groupRefs ??= new Map(), member.groups)
@@ -116,12 +116,12 @@ export class Membership {
     }
   }
 
-  putStates(states: Iterable<readonly [string, FlatState]>): void {
+  putStates(states: Iterable<readonly [string, PresenceState]>): void {
     for (const [name, s] of states) (this.states ??= new Map()).set(name, s)
   }
 
-  statesFor(names: Names): Map<string, FlatState> {
-    const out = new Map<string, FlatState>()
+  statesFor(names: Names): Map<string, PresenceState> {
+    const out = new Map<string, PresenceState>()
     if (this.states === undefined) return out
     for (const n of [...names.channels, ...names.channelGroups]) {
       const s = this.states.get(n)
