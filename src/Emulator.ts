@@ -69,7 +69,7 @@ export interface Options {
 /**
  * Who may use the admin API. By default: requests addressed to a loopback host (`127.0.0.1`,
  * `localhost`, `[::1]`) that carry no foreign `Origin`, and POSTs with a JSON body of at most
- * 64 KiB. With a `token`, any host may use it with `Authorization: Bearer <token>`.
+ * 4 MiB. With a `token`, any host may use it with `Authorization: Bearer <token>`.
  *
  * @since 0.1.0
  * @category models

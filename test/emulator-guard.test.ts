@@ -143,7 +143,7 @@ describe("bounded work and memory", () => {
   it.scopedLive("admin bodies are capped: 413, read no further", () =>
     Effect.gen(function*() {
       const { origin } = yield* onSocket()
-      const big = Buffer.alloc(100 * 1024, 32)
+      const big = Buffer.alloc(5 * 1024 * 1024, 32)
       const declared = yield* raw(origin, "POST", "/__emulator/faults", JSON_TYPE, big)
       assert.strictEqual(declared.status, 413)
       const chunked = yield* raw(

@@ -17,6 +17,9 @@ const colour = (): boolean => {
 }
 
 export const run = (args: ReadonlyArray<string>): void => {
+  // a reader that goes away (a closed pipe) is not a crash: what is left to print goes nowhere
+  process.stdout.on("error", () => undefined)
+  process.stderr.on("error", () => undefined)
   const console = shapedConsole(args, colour(), {
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text)

@@ -23,14 +23,19 @@ import type { AdminOptions } from "../../Emulator.js"
 import { parseJson } from "../encoding.js"
 import { describeIssue } from "../issue.js"
 
-/** The largest admin request body read: 64 KiB. @internal */
-export const MAX_ADMIN_BODY = 64 * 1024
+/**
+ * The largest admin request body read: 4 MiB (a fault may carry a large body to answer with, such
+ * as a 1 MB here-now).
+ *
+ * @internal
+ */
+export const MAX_ADMIN_BODY = 4 * 1024 * 1024
 
 /**
  * Past the limit a body without a declared length is read on, into nothing, up to this much, so
  * that its sender gets the 413; a body longer still is cut off (the connection closed).
  */
-const MAX_DISCARD = 1024 * 1024
+const MAX_DISCARD = 2 * MAX_ADMIN_BODY
 
 /** The guard's settings. @internal */
 export interface Guard {
