@@ -64,6 +64,28 @@ export interface Options {
    * it off, or settings. See {@link AdminOptions}.
    */
   readonly admin?: boolean | AdminOptions | undefined
+  /**
+   * Interval mode, for every subscribe key (change it per key with `configure` or
+   * `POST /__emulator/config`). Defaults: `announceMax` 20, `intervalSeconds` 10,
+   * `presenceDeltas` true.
+   */
+  readonly presence?: Partial<IntervalMode> | undefined
+  /** How long a subscribe poll is held when nothing is published, in seconds (default 280). */
+  readonly subscribeWindowSeconds?: number | undefined
+}
+
+/**
+ * Interval mode: above `announceMax` occupants a channel publishes one `interval` message every
+ * `intervalSeconds` instead of each join, leave and timeout — listing them when `presenceDeltas`
+ * is on (or `here_now_refresh` when the lists would pass ~32 KB).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface IntervalMode {
+  readonly announceMax: number
+  readonly intervalSeconds: number
+  readonly presenceDeltas: boolean
 }
 
 /**
@@ -106,6 +128,11 @@ export interface Fault {
   readonly delayMs?: number | undefined
   readonly drop?: boolean | undefined
   readonly malformed?: boolean | undefined
+  /**
+   * On a subscribe poll: answer it, then deliver the same messages again to the next poll (the
+   * service was recorded doing this).
+   */
+  readonly duplicate?: boolean | undefined
   readonly times?: number | undefined
   readonly probability?: number | undefined
   readonly seed?: number | undefined
@@ -225,6 +252,11 @@ export interface Service {
   readonly reset: Effect.Effect<void>
   readonly snapshot: Effect.Effect<Snapshot>
   readonly addFault: (fault: Fault) => Effect.Effect<void, InvalidArgumentError>
+  /** Sets interval mode for one subscribe key, or (without one) for every key. */
+  readonly configure: (
+    mode: Partial<IntervalMode>,
+    subscribeKey?: string
+  ) => Effect.Effect<void, InvalidArgumentError>
   readonly clearFaults: Effect.Effect<void>
   /**
    * join / leave / timeout / state-change events, from the moment the stream starts running — a

@@ -13,13 +13,17 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import * as announce from "./internal/announce.js"
+import * as eventsInternal from "./internal/events/stream.js"
 import * as hereNowInternal from "./internal/hereNow.js"
 import * as state from "./internal/state.js"
 import * as whereNowInternal from "./internal/whereNow.js"
 import type { KeysetSelection, KeysetService } from "./Keyset.js"
 import type { PresenceError } from "./PresenceError.js"
+import type { PresenceEvent } from "./PresenceEvent.js"
 import type {
   GetStateResult,
   HeartbeatResult,
@@ -326,3 +330,71 @@ export const announceLeave: (
 export const enter: (
   options: PresenceSession.EnterOptions
 ) => Effect.Effect<PresenceSession.PresenceSession, PresenceError, Scope.Scope | Requirements> = PresenceSession.enter
+
+/**
+ * Options of {@link events}: at least one channel or group; `timetoken` resumes after that
+ * event's timetoken instead of starting from now; `retry` spaces reconnects after retryable
+ * failures (default: jittered exponential from 1 second, at most 30 seconds apart, for ever — a
+ * schedule that ends makes the stream fail with the last error).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EventsOptions extends Targets, KeysetSelection {
+  readonly timetoken?: string | undefined
+  readonly retry?: Schedule.Schedule<unknown, PresenceError> | undefined
+}
+
+/**
+ * Presence events as they happen — joins, leaves, timeouts, state changes and interval reports —
+ * for channels and channel groups (as `<name>-pnpres`: watching does not make you present).
+ *
+ * Streams of one keyset, origin and `HttpClient` share one long-poll. Each poll resumes from the
+ * last timetoken, so a reconnect loses nothing; an event the service delivers twice is delivered
+ * once. A 400, 402 or 403 ends the stream with the error; ending or interrupting the stream
+ * aborts its poll.
+ *
+ * @example
+ * import { Effect, Stream } from "effect"
+ * import { Presence, PresenceEvent } from "effect-pubnub-presence"
+ *
+ * const watch = Presence.events({ channels: ["lobby"] }).pipe(
+ *   Stream.runForEach((e) =>
+ *     PresenceEvent.$match(e, {
+ *       Join: (j) => Effect.log(`${j.uuid} joined`),
+ *       Leave: (l) => Effect.log(`${l.uuid} left`),
+ *       Timeout: (t) => Effect.log(`${t.uuid} timed out`),
+ *       StateChange: (s) => Effect.log(`${s.uuid} is now`, s.state),
+ *       Interval: (i) => Effect.log(`${i.occupancy} in ${i.channel}`)
+ *     })
+ *   )
+ * )
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const events: (
+  options: EventsOptions
+) => Stream.Stream<PresenceEvent, PresenceError, Requirements> = eventsInternal.events
+
+/**
+ * {@link events}, already subscribed: every event after this returns is in the stream, however
+ * late the stream is run. The subscription ends with the scope.
+ *
+ * @example
+ * import { Effect, Stream } from "effect"
+ * import { Presence } from "effect-pubnub-presence"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const events = yield* Presence.subscribeEvents({ channels: ["lobby"] })
+ *   yield* Presence.announceHeartbeat({ channels: ["lobby"] }) // its join is in `events`
+ *   yield* events.pipe(Stream.take(1), Stream.runForEach((e) => Effect.log(e._tag)))
+ * }))
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const subscribeEvents: (
+  options: EventsOptions
+) => Effect.Effect<Stream.Stream<PresenceEvent, PresenceError>, PresenceError, Scope.Scope | Requirements> =
+  eventsInternal.subscribeEvents

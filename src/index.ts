@@ -45,3 +45,10 @@ export * as PresenceSession from "./PresenceSession.js"
  * @since 0.1.0
  */
 export * as SharedState from "./SharedState.js"
+
+/**
+ * Presence events (`Presence.events`): join, leave, timeout, state change, interval.
+ *
+ * @since 0.1.0
+ */
+export * as PresenceEvent from "./PresenceEvent.js"

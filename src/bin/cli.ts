@@ -27,7 +27,7 @@ export const EXIT_INTERRUPTED = 130
 
 const root = Command.make("pn-presence").pipe(
   Command.withDescription(
-    "PubNub Presence from the terminal: here-now, where-now, state, heartbeat, leave — and a local emulator and demo"
+    "PubNub Presence from the terminal: here-now, where-now, state, heartbeat, leave, watch — and a local emulator and demo"
   ),
   Command.withSubcommands([...networkCommands, emulatorCommand, demoCommand])
 )
@@ -35,7 +35,18 @@ const root = Command.make("pn-presence").pipe(
 const cli = Command.run(root, { name: "pn-presence", version: VERSION })
 
 /** The command names, to tell a subcommand path from option values. */
-const COMMANDS = new Set(["here-now", "where-now", "state", "get", "set", "heartbeat", "leave", "emulator", "demo"])
+const COMMANDS = new Set([
+  "here-now",
+  "where-now",
+  "state",
+  "get",
+  "set",
+  "heartbeat",
+  "leave",
+  "watch",
+  "emulator",
+  "demo"
+])
 
 /** The subcommand path the arguments name: `["state", "get"]`. */
 export const commandPath = (args: ReadonlyArray<string>): Array<string> => {

@@ -8,10 +8,11 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import { Presence, PresenceError } from "../index.js"
 import { checkState, isPresenceState } from "../internal/validation.js"
 import { type Connection, connection, layer, namesGiven, UsageError } from "./connection.js"
-import { hereNowTable, table } from "./format.js"
+import { eventJson, eventLine, hereNowTable, table } from "./format.js"
 
 const channels = Options.text("channel").pipe(
   Options.withAlias("c"),
@@ -189,4 +190,16 @@ const leave = Command.make("leave", { ...connection, channels, groups }, (o) =>
     )
   })).pipe(Command.withDescription("Leave channels and groups at once"))
 
-export const networkCommands = [hereNow, whereNow, state, heartbeat, leave] as const
+const watch = Command.make("watch", { ...connection, channels, groups }, (o) =>
+  runOn(
+    o,
+    Presence.events({ channels: o.channels, channelGroups: o.groups }).pipe(
+      Stream.runForEach((e) => Console.log(o.json ? JSON.stringify(eventJson(e)) : eventLine(e)))
+    )
+  )).pipe(
+    Command.withDescription(
+      "Print presence events (joins, leaves, timeouts, state changes) as they happen, until Ctrl-C"
+    )
+  )
+
+export const networkCommands = [hereNow, whereNow, state, heartbeat, leave, watch] as const

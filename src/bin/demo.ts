@@ -17,27 +17,13 @@ import * as Stream from "effect/Stream"
 import * as Emulator from "../Emulator.js"
 import { Keyset, Presence, type PresenceError, type PresenceSession, PubNubConfig } from "../index.js"
 import { NodeEmulator, UndiciHttpClient } from "../node/index.js"
-import { hereNowTable } from "./format.js"
+import { eventLine, hereNowTable } from "./format.js"
 
 const ROOMS = ["lobby", "kitchen"]
 
 /** A here-now table, indented under the demo's steps. */
 const indentedTable = (here: Presence.HereNowResult): string =>
   "\n" + hereNowTable(here).split("\n").map((l) => "    " + l).join("\n")
-
-const describeEvent = (e: Emulator.PresenceEvent): string => {
-  const here = `(${e.occupancy} here)`
-  switch (e.action) {
-    case "join":
-      return `  → ${e.uuid} joined ${e.channel} ${here}`
-    case "leave":
-      return `  ← ${e.uuid} left ${e.channel} ${here}`
-    case "timeout":
-      return `  ✗ ${e.uuid} timed out of ${e.channel} ${here}`
-    case "state-change":
-      return `  ~ ${e.uuid} in ${e.channel} is now ${JSON.stringify(e.state ?? {})}`
-  }
-}
 
 interface Stage {
   readonly subscribeKey: string
@@ -175,9 +161,15 @@ const departures = (c: Cast, bob: PresenceSession.PresenceSession) =>
 const story = (stage: Stage) =>
   Effect.gen(function*() {
     const c = yield* cast(stage)
+    // the events, live as they happen: watching does not make the watcher present
+    const events = yield* Presence.subscribeEvents({ channels: ROOMS })
+    yield* Effect.forkScoped(Stream.runForEach(events, (e) => Console.log(`  ${eventLine(e)}`)))
     const bob = yield* arrivals(c)
     yield* departures(c, bob)
+    // let the last events arrive before the watcher goes
+    yield* stage.pause
   }).pipe(
+    Effect.scoped,
     // every call names its keyset; the service is there for the ones that do not need to
     Effect.provide(Keyset.layer({ default: new Keyset.Keyset({ subscribeKey: stage.subscribeKey, userId: "demo" }) }))
   )
@@ -194,8 +186,6 @@ const onEmulator = (pause: Effect.Effect<void>) =>
       )
     )
     yield* Console.log(`PubNub presence demo — embedded emulator on http://${em.origin} (no keys, no network)`)
-    const events = yield* em.emulator.subscribe
-    yield* Effect.forkScoped(Stream.runForEach(events, (e) => Console.log(describeEvent(e))))
     yield* story({
       subscribeKey: "demo",
       emulator: Option.some(em.emulator),

@@ -2,7 +2,7 @@
  * Plain-text tables for the terminal.
  */
 import * as Option from "effect/Option"
-import type { Presence } from "../index.js"
+import type { Presence, PresenceEvent } from "../index.js"
 
 export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
@@ -28,4 +28,39 @@ export const hereNowTable = (r: Presence.HereNowResult): string => {
   return rows.length === 0
     ? `nobody present (${summary})`
     : `${table(["CHANNEL", "OCCUPANCY", "UUID", "STATE"], rows)}\n${summary}`
+}
+
+/** An event as one line of text. */
+export const eventLine = (e: PresenceEvent.PresenceEvent): string => {
+  const where = Option.match(e.group, { onNone: () => e.channel, onSome: (g) => `${e.channel} (group ${g})` })
+  const here = `(${e.occupancy} here)`
+  switch (e._tag) {
+    case "Join":
+      return `→ ${e.uuid} joined ${where} ${here}${
+        Option.match(e.state, { onNone: () => "", onSome: (s) => ` ${JSON.stringify(s)}` })
+      }`
+    case "Leave":
+      return `← ${e.uuid} left ${where} ${here}`
+    case "Timeout":
+      return `✗ ${e.uuid} timed out of ${where} ${here}`
+    case "StateChange":
+      return `~ ${e.uuid} in ${where} is now ${JSON.stringify(Option.getOrElse(e.state, () => ({})))}`
+    case "Interval": {
+      const parts = [
+        e.joined.length > 0 ? `+${e.joined.join(",")}` : "",
+        e.left.length > 0 ? `-${e.left.join(",")}` : "",
+        e.timedOut.length > 0 ? `✗${e.timedOut.join(",")}` : "",
+        e.hereNowRefresh ? "(too many to list: ask here-now)" : ""
+      ].filter((p) => p.length > 0)
+      return `# ${where}: ${e.occupancy} here${parts.length > 0 ? ` ${parts.join(" ")}` : ""}`
+    }
+  }
+}
+
+/** An event as JSON: its tag as `type`, `Option`s as their value or null. */
+export const eventJson = (e: PresenceEvent.PresenceEvent): unknown => {
+  const { _tag, group, ...rest } = e
+  const fields: Record<string, unknown> = { type: _tag, ...rest, group: Option.getOrNull(group) }
+  if ("state" in e) fields.state = Option.getOrNull(e.state)
+  return fields
 }

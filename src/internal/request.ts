@@ -56,10 +56,18 @@ export const MAX_TARGET_LENGTH = 32_000
 /** Room kept for `timestamp` and `signature`, which are added after a call is planned. @internal */
 export const SIGNING_RESERVE = 80
 
-/** One request to make: the path after the sub-key prefix, and the operation's own query. @internal */
+/**
+ * One request to make: the path after the API's prefix (`/v2/presence/sub-key/{sub}` unless the
+ * call names another), the operation's own query, and how long it may take when that is not
+ * `PubNubConfig.requestTimeout` (a long-poll).
+ *
+ * @internal
+ */
 export interface Call {
   readonly path: string
   readonly query: ReadonlyArray<readonly [string, string]>
+  readonly prefix?: string | undefined
+  readonly timeout?: Duration.Duration | undefined
 }
 
 /** The path prefix for a subscribe key. @internal */
@@ -205,7 +213,7 @@ const prepare = (
   keyset: Keyset,
   call: Call
 ): Effect.Effect<Prepared, InvalidArgumentError> | Prepared => {
-  const path = presencePrefix(keyset.subscribeKey) + call.path
+  const path = (call.prefix ?? presencePrefix(keyset.subscribeKey)) + call.path
   const query: Array<readonly [string, string]> = [...call.query, ...commonQuery(keyset, config.pnsdk, requestId)]
   const auth = keyset.authToken ?? keyset.authKey
   const secrets: Array<string> = auth === undefined ? [] : [Redacted.value(auth)]
@@ -436,7 +444,8 @@ export const send = (
   client: HttpClient.HttpClient,
   clock: Clock.Clock,
   config: Settings,
-  prepared: Prepared
+  prepared: Prepared,
+  timeout: Duration.Duration = config.requestTimeout
 ): Effect.Effect<RawResponse, TransportError | RequestTimeoutError | ResponseTooLargeError> =>
   withDeadline(
     shared.watchdogs,
@@ -461,9 +470,9 @@ export const send = (
         error._tag === "ResponseTooLargeError" ? error : transportError(prepared, error, config.secure)
       )
     ),
-    config.requestTimeout,
+    timeout,
     () =>
-      new RequestTimeoutError({ url: prepared.safeUrl, timeoutMillis: Duration.toMillis(config.requestTimeout) })
+      new RequestTimeoutError({ url: prepared.safeUrl, timeoutMillis: Duration.toMillis(timeout) })
   )
 
 const transportError = (prepared: Prepared, error: HttpClientError.HttpClientError, secure: boolean) =>
@@ -496,7 +505,7 @@ export const execute = <A>(
           reason: `would be ${prepared.target.length} characters long, over the service's limit`
         })
       }
-      return Effect.flatMap(send(shared, client, clock, config, prepared), (raw) => {
+      return Effect.flatMap(send(shared, client, clock, config, prepared, call.timeout), (raw) => {
         try {
           const json = classify(prepared, raw, clock)
           return Either.isLeft(json) ? Either.left(json.left) : decode(prepared, raw, json.right)

@@ -16,6 +16,7 @@ import type { PresenceError } from "../PresenceError.js"
 import type { HereNowResult } from "../PresenceResult.js"
 import type { SharedState } from "../SharedState.js"
 import type { Watchdog } from "./deadline.js"
+import type { Hub } from "./events/hub.js"
 import type { Scheduler } from "./heartbeat/scheduler.js"
 import type { RawHereNow } from "./hereNow.js"
 import type { StatePart } from "./state.js"
@@ -60,6 +61,8 @@ export class Shared implements SharedState {
   readonly watchdogs = new WeakMap<Clock.Clock, Watchdog>()
   /** the managed heartbeat: one scheduler per `HttpClient` */
   readonly sessions = new WeakMap<HttpClient.HttpClient, Scheduler>()
+  /** presence events: one shared long-poll per keyset and origin, per `HttpClient` */
+  readonly subscriptions = new WeakMap<HttpClient.HttpClient, Map<string, Hub>>()
   /** each `HttpClient` with its own span switched off */
   readonly untraced = new WeakMap<HttpClient.HttpClient, HttpClient.HttpClient>()
   /** imported HMAC keys, per secret */

@@ -9,13 +9,16 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { DropConnection as DropConnectionType, Fault, Options, Service } from "../../Emulator.js"
 import { InvalidArgumentError } from "../../PresenceError.js"
+import { parseJson } from "../encoding.js"
 import { describeIssue } from "../issue.js"
+import { isJsonObject } from "../wire.js"
 import { type AdminActions, adminApp, adminError, adminJson, decodeBody, makeGuard } from "./admin.js"
 import { type Core, makeCore } from "./core.js"
 import { FaultSpec } from "./faults.js"
@@ -59,12 +62,15 @@ const presenceApp = (
     const q = target.indexOf("?")
     const fault = core.faults.match(q < 0 ? target : target.slice(0, q))
     if (fault !== undefined) {
-      if (fault.delayMs > 0) yield* Effect.sleep(Duration.millis(fault.delayMs))
+      // interruptible: a client that goes away ends the wait (servers run handlers uninterruptibly)
+      if (fault.delayMs > 0) yield* Effect.interruptible(Effect.sleep(Duration.millis(fault.delayMs)))
       switch (fault.kind) {
         case "drop":
           return yield* Effect.fail(new DropConnection({ path: target }))
         case "malformed":
           return toResponse({ status: 200, body: MALFORMED_BODY })
+        case "duplicate":
+          return toResponse(repeatNext(yield* core.serve(request.method, target), target))
         case "status":
           return toResponse({
             status: fault.status,
@@ -76,7 +82,34 @@ const presenceApp = (
     return toResponse(yield* core.serve(request.method, target))
   })
 
+/**
+ * A subscribe answer whose messages the next poll gets again: its timetoken is the one the poll
+ * asked with, so the next poll resumes from there.
+ */
+const repeatNext = (r: Reply, target: string): Reply => {
+  const asked = /[?&]tt=(\d+)/.exec(target)?.[1]
+  if (r.status !== 200 || asked === undefined) return r
+  const body = parseJson(r.body)
+  if (Option.isNone(body) || !isJsonObject(body.value) || !isJsonObject(body.value.t)) return r
+  return { ...r, body: JSON.stringify({ ...body.value, t: { ...body.value.t, t: asked } }) }
+}
+
 const decodeFault = Schema.decodeUnknownEither(FaultSpec, { errors: "first" })
+
+const ConfigBody = Schema.Struct({
+  subscribeKey: Schema.optionalWith(Schema.String, { exact: true }),
+  announceMax: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { exact: true }),
+  intervalSeconds: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 3600)), { exact: true }),
+  presenceDeltas: Schema.optionalWith(Schema.Boolean, { exact: true })
+})
+const decodeConfig = Schema.decodeUnknownEither(ConfigBody, { errors: "first" })
+
+/** Sets interval mode from whatever was passed. */
+const configure = (core: Core) => (body: unknown): Effect.Effect<void, InvalidArgumentError> =>
+  Either.match(decodeConfig(body), {
+    onLeft: (e) => Effect.fail(new InvalidArgumentError({ argument: "config", reason: describeIssue(e.issue) })),
+    onRight: ({ subscribeKey, ...mode }) => Effect.sync(() => core.configure(mode, subscribeKey))
+  })
 
 /** Adds a fault from whatever was passed: the admin API hands over any JSON. */
 const addFault = (core: Core) => (fault: unknown): Effect.Effect<void, InvalidArgumentError> =>
@@ -108,7 +141,12 @@ const adminActions = (core: Core): AdminActions => ({
     }),
   faults: Effect.sync(() => core.faults.list),
   clearFaults: Effect.sync(() => core.faults.clear()),
-  requests: Effect.sync(() => core.log.inOrder())
+  requests: Effect.sync(() => core.log.inOrder()),
+  config: (body) =>
+    Effect.match(configure(core)(body), {
+      onFailure: (e) => adminError(400, e.message),
+      onSuccess: () => adminJson({ status: 200, message: "OK" })
+    })
 })
 
 /**
@@ -138,6 +176,7 @@ export const make = (
       reset: core.reset,
       snapshot: snapshotOf(core),
       addFault: fault,
+      configure: (mode, subscribeKey) => configure(core)(subscribeKey === undefined ? mode : { ...mode, subscribeKey }),
       clearFaults: Effect.sync(() => core.faults.clear()),
       events: Stream.fromPubSub(core.events),
       subscribe: Effect.map(PubSub.subscribe(core.events), (queue) => Stream.fromQueue(queue)),

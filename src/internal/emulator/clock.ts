@@ -29,6 +29,11 @@ export class VirtualClock {
     return undefined
   }
 
+  /** The time of the `Clock` (what timers run on) at which presence time is `presenceMs`. */
+  toClock(presenceMs: number): number {
+    return presenceMs - this.offsetMillis
+  }
+
   reset(): void {
     this.offsetMillis = 0
   }

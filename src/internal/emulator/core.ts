@@ -5,8 +5,10 @@
  *
  * @internal
  */
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
@@ -18,12 +20,23 @@ import { VirtualClock } from "./clock.js"
 import { Faults } from "./faults.js"
 import { RequestLog } from "./log.js"
 import type { HereNowCache } from "./presence.js"
+import {
+  Channelled,
+  DEFAULT_INTERVAL,
+  type IntervalConfig,
+  publish,
+  publishIntervals,
+  Timetokens
+} from "./published.js"
 import * as Routes from "./routes.js"
 import { Store } from "./store.js"
 import type { Reply } from "./target.js"
 
 /** Expiry runs in batches of this many, letting other requests in between. */
 const EXPIRY_BATCH = 5000
+
+/** How long a subscribe poll is held by default: under the 310 s clients wait. */
+const DEFAULT_WINDOW_SECONDS = 280
 
 /** @internal */
 export interface Core {
@@ -34,6 +47,10 @@ export interface Core {
   readonly access: Access
   readonly cache: HereNowCache
   readonly events: PubSub.PubSub<PresenceEvent>
+  /** what is published on `-pnpres` channels, per subscribe key */
+  readonly published: (sub: string) => Channelled
+  /** sets interval mode for one subscribe key, or (without one) the default for all */
+  readonly configure: (config: Partial<IntervalConfig>, subscribeKey?: string) => void
   /** presence time, after expiring everything due by it */
   readonly expireNow: Effect.Effect<number>
   /** answers one request (method and path + query) without HTTP or faults */
@@ -53,11 +70,60 @@ export const makeCore = (options: Options): Effect.Effect<Core, never, Scope.Sco
     const access = makeAccess(options)
     const cache: HereNowCache = { millis: Math.max(0, (options.hereNowCacheSeconds ?? 0) * 1000), entries: new Map() }
     const events = yield* PubSub.sliding<PresenceEvent>(4096)
+    const timetokens = new Timetokens()
+    let defaults: IntervalConfig = { ...DEFAULT_INTERVAL, ...options.presence }
+    const channelled = new Map<string, Channelled>()
+    const published = (sub: string): Channelled => {
+      let c = channelled.get(sub)
+      if (c === undefined) {
+        c = new Channelled(defaults)
+        channelled.set(sub, c)
+      }
+      return c
+    }
+    const configure = (config: Partial<IntervalConfig>, subscribeKey?: string) => {
+      if (subscribeKey === undefined) {
+        defaults = { ...defaults, ...config }
+        for (const c of channelled.values()) c.config = { ...c.config, ...config }
+      } else {
+        const c = published(subscribeKey)
+        c.config = { ...c.config, ...config }
+      }
+    }
 
-    const flushEvents = Effect.suspend(() => {
-      const taken = store.takeEvents()
-      return taken.length === 0 ? Effect.void : PubSub.publishAll(events, taken)
+    // held polls wait for the next publication (or `advance`): one signal, replaced each time
+    let changedSignal = yield* Deferred.make<boolean>()
+    const signal = Effect.suspend(() => {
+      const fired = changedSignal
+      changedSignal = Deferred.unsafeMake<boolean>(FiberId.none)
+      return Deferred.succeed(fired, true)
     })
+    const changed = Effect.suspend(() => Effect.asVoid(Deferred.await(changedSignal)))
+
+    const flushEvents = Effect.flatMap(clock.now, (now) => {
+      const taken = store.takeEvents()
+      if (taken.length === 0) return Effect.void
+      for (const e of taken) publish(published(e.subscribeKey), e, timetokens, now)
+      return Effect.zipRight(PubSub.publishAll(events, taken), signal)
+    })
+    const publishDue = (now: number) =>
+      Effect.suspend(() => {
+        let any = false
+        for (const [sub, c] of channelled) {
+          if (c.nextInterval === undefined || now < c.nextInterval) continue
+          const ks = store.peekKeyspace(sub)
+          publishIntervals(c, (channel) => ks?.channels.get(channel)?.size ?? 0, timetokens, now)
+          any = true
+        }
+        return any ? signal : Effect.void
+      })
+    const nextIntervals = () => {
+      let next: number | undefined
+      for (const c of channelled.values()) {
+        if (c.nextInterval !== undefined && (next === undefined || c.nextInterval < next)) next = c.nextInterval
+      }
+      return next
+    }
     // everything due by `now`, in batches, with events published as they happen
     const expireAll = (now: number): Effect.Effect<void> =>
       Effect.suspend(() => {
@@ -65,22 +131,45 @@ export const makeCore = (options: Options): Effect.Effect<Core, never, Scope.Sco
         const more = n < EXPIRY_BATCH ? Effect.void : Effect.zipRight(Effect.yieldNow(), expireAll(now))
         return Effect.zipRight(flushEvents, more)
       })
-    const expireNow = Effect.flatMap(clock.now, (t) => Effect.as(expireAll(t), t))
+    const expireNow = Effect.flatMap(clock.now, (t) => Effect.as(Effect.zipRight(expireAll(t), publishDue(t)), t))
 
-    // the expirer sleeps until the earliest expiry; a request or an `advance` that brings one
-    // closer wakes it
+    // the expirer sleeps until the earliest expiry or interval message (in the `Clock`'s time,
+    // which `advance` does not move); a request or an `advance` that brings one closer wakes it
     const timer = yield* makeTimer
-    yield* Effect.forkScoped(runTimer(timer, () => Effect.asVoid(expireNow), () => store.nextExpiry()))
+    const nextDue = () => {
+      const a = store.nextExpiry()
+      const b = nextIntervals()
+      const next = a === undefined ? b : b === undefined ? a : Math.min(a, b)
+      return next === undefined ? undefined : clock.toClock(next)
+    }
+    yield* Effect.forkScoped(runTimer(timer, () => Effect.asVoid(expireNow), nextDue))
     const nudgeExpirer = Effect.suspend(() => {
-      const next = store.nextExpiry()
+      const next = nextDue()
       return next === undefined ? Effect.void : nudge(timer, next)
     })
+    const windowMs = (options.subscribeWindowSeconds ?? DEFAULT_WINDOW_SECONDS) * 1000
 
     const serve = (method: string, target: string) =>
       Effect.gen(function*() {
         const now = yield* expireNow
         const realNow = yield* clock.realNow
-        const h = yield* Routes.handle({ store, access, cache, now, realNow }, method, target)
+        const h = yield* Routes.handle(
+          {
+            store,
+            access,
+            cache,
+            now,
+            realNow,
+            timetokens,
+            published,
+            presenceNow: clock.now,
+            changed,
+            windowMs,
+            flush: Effect.zipRight(flushEvents, nudgeExpirer)
+          },
+          method,
+          target
+        )
         log.record(h, method, target, now)
         yield* flushEvents
         yield* nudgeExpirer
@@ -95,16 +184,35 @@ export const makeCore = (options: Options): Effect.Effect<Core, never, Scope.Sco
         if (refused !== undefined) {
           return Effect.fail(new InvalidArgumentError({ argument: "advance", reason: refused }))
         }
-        return Effect.zipRight(expireNow, nudge(timer, Number.NEGATIVE_INFINITY))
+        return Effect.zipRight(Effect.zipRight(expireNow, signal), nudge(timer, Number.NEGATIVE_INFINITY))
       })
 
-    const reset = Effect.sync(() => {
-      store.reset()
-      faults.clear()
-      cache.entries.clear()
-      log.reset()
-      clock.reset()
-    })
+    const reset = Effect.zipRight(
+      Effect.sync(() => {
+        store.reset()
+        faults.clear()
+        cache.entries.clear()
+        log.reset()
+        clock.reset()
+        channelled.clear()
+        timetokens.reset()
+      }),
+      signal
+    )
 
-    return { store, clock, faults, log, access, cache, events, expireNow, serve, advance, reset }
+    return {
+      store,
+      clock,
+      faults,
+      log,
+      access,
+      cache,
+      events,
+      published,
+      configure,
+      expireNow,
+      serve,
+      advance,
+      reset
+    }
   })

@@ -17,14 +17,16 @@ export const FaultSpec = Schema.Struct({
   delayMs: Schema.optional(NonNegative.pipe(Schema.lessThanOrEqualTo(600_000))),
   drop: Schema.optional(Schema.Boolean),
   malformed: Schema.optional(Schema.Boolean),
+  duplicate: Schema.optional(Schema.Boolean),
   times: Schema.optional(Schema.Int.pipe(Schema.positive())),
   probability: Schema.optional(Schema.Number.pipe(Schema.between(0, 1))),
   seed: Schema.optional(Schema.Int)
 }).pipe(
   Schema.filter((f) =>
-    f.status !== undefined || f.drop === true || f.malformed === true || f.delayMs !== undefined
+    f.status !== undefined || f.drop === true || f.malformed === true || f.duplicate === true ||
+      f.delayMs !== undefined
       ? true
-      : "a fault needs at least one of status, drop, malformed or delayMs"
+      : "a fault needs at least one of status, drop, malformed, duplicate or delayMs"
   )
 )
 /** @internal */
@@ -33,7 +35,7 @@ export type FaultSpec = typeof FaultSpec.Type
 /** What a firing fault does to one request. @internal */
 export interface FaultAction {
   readonly delayMs: number
-  readonly kind: "pass" | "status" | "drop" | "malformed"
+  readonly kind: "pass" | "status" | "drop" | "malformed" | "duplicate"
   readonly status: number
   readonly body: string | undefined
   readonly retryAfter: number | undefined
@@ -90,6 +92,8 @@ export class Faults {
         ? "drop"
         : s.malformed === true
         ? "malformed"
+        : s.duplicate === true
+        ? "duplicate"
         : s.status !== undefined
         ? "status"
         : "pass"

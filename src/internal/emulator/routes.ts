@@ -10,6 +10,7 @@ import { decodePathSegment } from "../encoding.js"
 import { checkGrants, checkKey, verifySignature } from "./access.js"
 import * as Presence from "./presence.js"
 import * as Registry from "./registry.js"
+import { subscribe, type SubscribeContext } from "./subscribe.js"
 import {
   callerUuid,
   groupNames,
@@ -26,7 +27,7 @@ import {
 } from "./target.js"
 
 /** What a request is served with. @internal */
-export interface Context extends Presence.Context {
+export interface Context extends SubscribeContext {
   /** the clock clients sign with (presence time without `advance`), ms */
   readonly realNow: number
 }
@@ -42,7 +43,7 @@ interface Matched {
 interface Route {
   /** literal segments, `:name` captures, or a list of accepted literals */
   readonly pattern: ReadonlyArray<string | ReadonlyArray<string>>
-  readonly handle: (m: Matched) => Handled
+  readonly handle: (m: Matched) => Handled | Effect.Effect<Handled>
 }
 
 const SUB_KEY = ["sub-key", "sub_key"]
@@ -120,6 +121,10 @@ const keyspace = (m: Matched) => m.ctx.store.peekKeyspace(m.sub)
 const space = (m: Matched) => m.ctx.store.keyspace(m.sub)
 
 const routes: ReadonlyArray<Route> = [
+  {
+    pattern: ["", "v2", "subscribe", ":sub", ":channels", "0"],
+    handle: (m) => subscribe(m.ctx, m.t, m.sub, m.params.get("channels") ?? "")
+  },
   {
     pattern: PRESENCE,
     handle: (m) =>
@@ -228,6 +233,9 @@ export const handle = (ctx: Context, method: string, target: string): Effect.Eff
     const badKey = checkKey(ctx.access, sub)
     if (badKey !== undefined) return unknown(badKey)
     const { route, params } = found
-    return Effect.map(verifySignature(ctx.access, t, ctx.realNow), (refused) =>
-      refused !== undefined ? done("unknown", refused) : route.handle({ ctx, t, sub, params }))
+    return Effect.flatMap(verifySignature(ctx.access, t, ctx.realNow), (refused) => {
+      if (refused !== undefined) return Effect.succeed(done("unknown", refused))
+      const handled = route.handle({ ctx, t, sub, params })
+      return Effect.isEffect(handled) ? handled : Effect.succeed(handled)
+    })
   })

@@ -192,11 +192,13 @@ export class Store {
   leave(ks: Keyspace, uuid: string, channels: ReadonlyArray<string>, now: number): void {
     for (const channel of channels) {
       const o = ks.channels.get(channel)?.get(uuid)
+      // a leave carries the state the user had
+      const state = this.stateOf(ks, channel, uuid)
       this.deleteState(ks, channel, uuid)
       if (o === undefined) continue
       this.heap.remove(o)
       this.detach(o)
-      this.emit(ks, "leave", channel, uuid, now)
+      this.emit(ks, "leave", channel, uuid, now, state)
     }
   }
 
