@@ -191,6 +191,8 @@ export interface Snapshot {
   readonly now: number
   /** how many (uuid, channel) pairs are present */
   readonly present: number
+  /** how many subscribe polls are being held now */
+  readonly holding: number
   readonly keys: {
     readonly [subscribeKey: string]: {
       readonly channels: {

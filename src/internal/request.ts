@@ -433,7 +433,7 @@ const noRedirects = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
 
 /**
  * Sends a prepared request and reads the whole body (at most `maxResponseBytes`), within the
- * configured timeout. Between the answer's arrival and the start of its read nothing can
+ * configured timeout (a long-poll, within its own). Between the answer's arrival and the start of its read nothing can
  * interrupt, so an interrupted or timed-out request always ends its body read, which releases
  * the connection.
  *
@@ -445,35 +445,45 @@ export const send = (
   clock: Clock.Clock,
   config: Settings,
   prepared: Prepared,
-  timeout: Duration.Duration = config.requestTimeout
-): Effect.Effect<RawResponse, TransportError | RequestTimeoutError | ResponseTooLargeError> =>
-  withDeadline(
-    shared.watchdogs,
-    clock,
-    noRedirects(Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(restore(client.execute(HttpClientRequest.get(prepared.url, { acceptJson: true }))), (response) =>
-        restore(readText(response, config.maxResponseBytes)).pipe(
-          Effect.map((body): RawResponse => ({
-            status: response.status,
-            retryAfter: response.headers["retry-after"],
-            location: response.headers["location"],
-            body
-          })),
-          Effect.mapError((e) =>
-            e instanceof TooLarge
-              ? new ResponseTooLargeError({ url: prepared.safeUrl, status: response.status, limitBytes: e.limitBytes })
-              : e
+  longPoll?: Duration.Duration
+): Effect.Effect<RawResponse, TransportError | RequestTimeoutError | ResponseTooLargeError> => {
+  const timeout = longPoll ?? config.requestTimeout
+  const onTimeout = () => new RequestTimeoutError({ url: prepared.safeUrl, timeoutMillis: Duration.toMillis(timeout) })
+  const request = noRedirects(
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(
+        restore(client.execute(HttpClientRequest.get(prepared.url, { acceptJson: true }))),
+        (response) =>
+          restore(readText(response, config.maxResponseBytes)).pipe(
+            Effect.map((body): RawResponse => ({
+              status: response.status,
+              retryAfter: response.headers["retry-after"],
+              location: response.headers["location"],
+              body
+            })),
+            Effect.mapError((e) =>
+              e instanceof TooLarge
+                ? new ResponseTooLargeError({
+                  url: prepared.safeUrl,
+                  status: response.status,
+                  limitBytes: e.limitBytes
+                })
+                : e
+            )
           )
-        ))
-    )).pipe(
-      Effect.mapError((error) =>
-        error._tag === "ResponseTooLargeError" ? error : transportError(prepared, error, config.secure)
       )
-    ),
-    timeout,
-    () =>
-      new RequestTimeoutError({ url: prepared.safeUrl, timeoutMillis: Duration.toMillis(timeout) })
+    )
+  ).pipe(
+    Effect.mapError((error) =>
+      error._tag === "ResponseTooLargeError" ? error : transportError(prepared, error, config.secure)
+    )
   )
+  // a long-poll keeps its own timer: the shared watchdog, made for many short requests, would
+  // look every quarter second for the minutes a poll is held
+  return longPoll === undefined
+    ? withDeadline(shared.watchdogs, clock, request, timeout, onTimeout)
+    : Effect.timeoutFail(request, { duration: timeout, onTimeout })
+}
 
 const transportError = (prepared: Prepared, error: HttpClientError.HttpClientError, secure: boolean) =>
   new TransportError({ url: prepared.safeUrl, reason: prepared.scrub(transportReason(error, secure)) })

@@ -57,6 +57,8 @@ export interface Core {
   readonly serve: (method: string, target: string) => Effect.Effect<Reply>
   readonly advance: (duration: Duration.DurationInput) => Effect.Effect<void, InvalidArgumentError>
   readonly reset: Effect.Effect<void>
+  /** subscribe polls being held */
+  readonly holding: { count: number }
 }
 
 /** @internal */
@@ -148,6 +150,7 @@ export const makeCore = (options: Options): Effect.Effect<Core, never, Scope.Sco
       return next === undefined ? Effect.void : nudge(timer, next)
     })
     const windowMs = (options.subscribeWindowSeconds ?? DEFAULT_WINDOW_SECONDS) * 1000
+    const holding = { count: 0 }
 
     const serve = (method: string, target: string) =>
       Effect.gen(function*() {
@@ -165,7 +168,8 @@ export const makeCore = (options: Options): Effect.Effect<Core, never, Scope.Sco
             presenceNow: clock.now,
             changed,
             windowMs,
-            flush: Effect.zipRight(flushEvents, nudgeExpirer)
+            flush: Effect.zipRight(flushEvents, nudgeExpirer),
+            holding
           },
           method,
           target
@@ -213,6 +217,7 @@ export const makeCore = (options: Options): Effect.Effect<Core, never, Scope.Sco
       expireNow,
       serve,
       advance,
-      reset
+      reset,
+      holding
     }
   })

@@ -77,10 +77,11 @@ export class Timetokens {
     return t.toString()
   }
 
-  /** The timetoken of "now", without using one up. */
+  /** The timetoken of "now": whatever is published after it gets a later one. */
   current(nowMs: number): string {
     const t = asTimetoken(nowMs)
-    return (t > this.last ? t : this.last).toString()
+    if (t > this.last) this.last = t
+    return this.last.toString()
   }
 
   reset(): void {

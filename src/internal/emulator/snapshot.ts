@@ -46,5 +46,11 @@ export const snapshotOf = (core: Core): Effect.Effect<Snapshot> =>
         absentStates: absentStatesOf(ks)
       }])
     }
-    return { now, present: core.store.presentCount, keys: recordOf(keys), stats: { ...core.log.stats } }
+    return {
+      now,
+      present: core.store.presentCount,
+      holding: core.holding.count,
+      keys: recordOf(keys),
+      stats: { ...core.log.stats }
+    }
   })

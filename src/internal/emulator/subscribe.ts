@@ -42,6 +42,8 @@ export interface SubscribeContext extends Presence.Context {
   readonly windowMs: number
   /** publishes the presence changes made so far (a subscribe that joined, before it holds) */
   readonly flush: Effect.Effect<void>
+  /** how many polls are being held now */
+  readonly holding: { count: number }
 }
 
 /** The service answers with at most this many messages. @internal */
@@ -111,7 +113,14 @@ const answer = (timetoken: string, messages: ReadonlyArray<unknown>): Reply =>
  * servers run handlers uninterruptibly, and a poll must end as soon as its client goes away.
  */
 const hold = (ctx: SubscribeContext, sub: string, listening: Listening, after: bigint, deadline: number) =>
-  Effect.interruptible(Effect.gen(function*() {
+  Effect.acquireUseRelease(
+    Effect.sync(() => ctx.holding.count++),
+    () => Effect.interruptible(holding(ctx, sub, listening, after, deadline)),
+    () => Effect.sync(() => ctx.holding.count--)
+  )
+
+const holding = (ctx: SubscribeContext, sub: string, listening: Listening, after: bigint, deadline: number) =>
+  Effect.gen(function*() {
     for (;;) {
       const found = pending(ctx, sub, listening, after)
       if (found.last !== undefined) return answer(found.last, found.messages)
@@ -120,7 +129,7 @@ const hold = (ctx: SubscribeContext, sub: string, listening: Listening, after: b
       // a publication, an `advance` (presence time jumps), or the window's end on the clock
       yield* Effect.raceFirst(ctx.changed, Effect.sleep(deadline - now))
     }
-  }))
+  })
 
 /** Subscribing to data channels makes the caller present, as a heartbeat does. */
 const announce = (

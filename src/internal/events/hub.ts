@@ -100,6 +100,8 @@ export interface Hub {
   readonly subscribers: Set<Subscriber>
   /** where the polls resume: the earliest of their cursors */
   cursor: Cursor | undefined
+  /** a stream joined from an older timetoken: the next polls start there */
+  rewind: bigint | undefined
   /** each running poll's cursor */
   readonly cursors: Map<number, Cursor>
   loop: Fiber.RuntimeFiber<unknown, unknown> | undefined
@@ -112,6 +114,12 @@ const decodeSubscribe = decodeWith(SubscribeBody)
 const earliest = (cursors: Iterable<Cursor>): Cursor | undefined => {
   let out: Cursor | undefined
   for (const c of cursors) if (out === undefined || BigInt(c.t) < BigInt(out.t)) out = c
+  return out
+}
+
+const latest = (cursors: Iterable<Cursor>): Cursor | undefined => {
+  let out: Cursor | undefined
+  for (const c of cursors) if (out === undefined || BigInt(c.t) > BigInt(out.t)) out = c
   return out
 }
 
@@ -292,6 +300,10 @@ const restart = (hub: Hub, shared: Shared): Effect.Effect<void> =>
       hub.loop = undefined
       hub.cursor = earliest(hub.cursors.values()) ?? hub.cursor
     }
+    if (hub.rewind !== undefined && (hub.cursor === undefined || hub.rewind < BigInt(hub.cursor.t))) {
+      hub.cursor = { t: String(hub.rewind), r: hub.cursor?.r ?? 0 }
+    }
+    hub.rewind = undefined
     if (hub.subscribers.size === 0) {
       hub.retired = true
       const hubs = shared.subscriptions.get(hub.client)
@@ -334,6 +346,7 @@ const hubFor = (place: Place): Effect.Effect<Hub> =>
       lock: yield* Effect.makeSemaphore(1),
       subscribers: new Set(),
       cursor: undefined,
+      rewind: undefined,
       cursors: new Map(),
       loop: undefined,
       retired: false
@@ -372,12 +385,11 @@ const joinHub = (
     if (hub.retired) return false
     if (timetoken !== undefined) {
       s.since = timetoken
-      if (hub.cursor === undefined || timetoken < BigInt(hub.cursor.t)) {
-        hub.cursor = { t: String(timetoken), r: hub.cursor?.r ?? 0 }
-      }
+      if (hub.rewind === undefined || timetoken < hub.rewind) hub.rewind = timetoken
     } else {
       if (hub.cursor === undefined) hub.cursor = yield* Effect.provide(handshake(hub.keyset, s), hub.context)
-      s.since = BigInt(hub.cursor.t)
+      // the furthest any running poll got: nothing after it has been handed out yet
+      s.since = BigInt((latest(hub.cursors.values()) ?? hub.cursor).t)
     }
     hub.subscribers.add(s)
     yield* restart(hub, shared)
