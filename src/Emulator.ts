@@ -66,11 +66,14 @@ export interface Options {
   readonly admin?: boolean | AdminOptions | undefined
   /**
    * Interval mode, for every subscribe key (change it per key with `configure` or
-   * `POST /__emulator/config`). Defaults: `announceMax` 20, `intervalSeconds` 10,
-   * `presenceDeltas` true.
+   * `POST /__emulator/config`). Defaults: `announceMax` 20, `intervalSeconds` 10 (1–3600),
+   * `presenceDeltas` true; a value out of range keeps its default.
    */
   readonly presence?: Partial<IntervalMode> | undefined
-  /** How long a subscribe poll is held when nothing is published, in seconds (default 280). */
+  /**
+   * How long a subscribe poll is held when nothing is published, in seconds: more than 0, at most
+   * 300 (clients wait 310); default 280.
+   */
   readonly subscribeWindowSeconds?: number | undefined
 }
 

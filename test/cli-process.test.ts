@@ -4,6 +4,17 @@ import { assert, describe, it } from "@effect/vitest"
 import { spawn } from "node:child_process"
 import { root, runCli, runNode, startCli } from "./util/spawn.js"
 
+const at = (origin: string) => ["--subscribe-key", "demo", "--origin", origin, "--insecure"]
+
+/** Waits (polling, up to 30 s) until `done()`. */
+const until = async (done: () => boolean, why: () => string) => {
+  const end = Date.now() + 30_000
+  while (!done()) {
+    if (Date.now() > end) throw new Error(why())
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
 const closed = async (origin: string) => fetch(`http://${origin}/__emulator/state`).then(() => false, () => true)
 
 describe("pn-presence emulator (standalone)", () => {
@@ -45,6 +56,48 @@ describe("pn-presence emulator (standalone)", () => {
     const until = Date.now() + 15_000
     while (!(await closed(origin)) && Date.now() < until) await new Promise((r) => setTimeout(r, 100))
     assert.isTrue(await closed(origin), "the emulator outlived npm")
+  })
+})
+
+describe("pn-presence watch", () => {
+  it("prints events as they happen (JSON with --json), with the emulator's interval flags; Ctrl-C exits 130", async () => {
+    const server = await startCli(
+      ["emulator", "--port", "0", "--announce-max", "1", "--interval-seconds", "1"],
+      /listening on http:\/\/(127\.0\.0\.1:\d+)/
+    )
+    const origin = server.match[1]
+    try {
+      const watch = spawn(
+        process.execPath,
+        ["--import", "tsx", "src/bin/pn-presence.ts", "watch", "-c", "lobby", "--json", ...at(origin)],
+        { cwd: root, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] }
+      )
+      let out = ""
+      let err = ""
+      watch.stdout.on("data", (d) => (out += d))
+      watch.stderr.on("data", (d) => (err += d))
+      const exited = new Promise<number | null>((resolve) => watch.on("exit", (code) => resolve(code)))
+      await until(() => err.includes("watching"), () => `watch never started: ${err}`)
+      const hb = (uuid: string) =>
+        fetch(`http://${origin}/v2/presence/sub-key/demo/channel/lobby/heartbeat?uuid=${uuid}`)
+      await hb("u1")
+      await hb("u2") // above --announce-max 1: in the next interval event
+      await until(() => out.includes("\"Interval\""), () => `no interval event: ${out}`)
+      const lines = out.trim().split("\n").map((l) => JSON.parse(l))
+      assert.deepInclude(lines[0], { type: "Join", channel: "lobby", uuid: "u1", occupancy: 1 })
+      assert.deepInclude(lines[1], { type: "Interval", channel: "lobby", occupancy: 2, joined: ["u2"] })
+      watch.kill("SIGINT")
+      assert.strictEqual(await exited, 130)
+      const state = await fetch(`http://${origin}/__emulator/state`).then((r) => r.json())
+      assert.strictEqual(state.holding, 0, "the watcher's poll ended with it")
+      assert.sameMembers(
+        Object.keys(state.keys.demo.channels.lobby.occupants),
+        ["u1", "u2"],
+        "watching made nobody present"
+      )
+    } finally {
+      await server.stop("SIGTERM")
+    }
   })
 })
 

@@ -191,7 +191,20 @@ describe("pn-presence bad input: one clear line, the right exit code", () => {
       /^pn-presence: TransportError: .*ECONNREFUSED/m
     ],
     ["--wizard with no terminal", () => ["--wizard"], 2, /--wizard .*terminal/],
-    ["emulator --port 70000", () => ["emulator", "--port", "70000"], 2, /--port must be 0–65535/]
+    ["emulator --port 70000", () => ["emulator", "--port", "70000"], 2, /--port must be 0–65535/],
+    [
+      "emulator --interval-seconds 0",
+      () => ["emulator", "--interval-seconds", "0"],
+      2,
+      /--interval-seconds must be 1–3600/
+    ],
+    ["emulator --announce-max -1", () => ["emulator", "--announce-max", "-1"], 2, /--announce-max must be 0 or more/],
+    [
+      "emulator --subscribe-window 301",
+      () => ["emulator", "--subscribe-window", "301"],
+      2,
+      /--subscribe-window must be 1–300/
+    ]
   ]
   for (const [name, args, code, pattern] of cases) {
     it.scopedLive(name, () =>

@@ -193,9 +193,12 @@ const leave = Command.make("leave", { ...connection, channels, groups }, (o) =>
 const watch = Command.make("watch", { ...connection, channels, groups }, (o) =>
   runOn(
     o,
-    Presence.events({ channels: o.channels, channelGroups: o.groups }).pipe(
-      Stream.runForEach((e) => Console.log(o.json ? JSON.stringify(eventJson(e)) : eventLine(e)))
-    )
+    Effect.scoped(Effect.gen(function*() {
+      const events = yield* Presence.subscribeEvents({ channels: o.channels, channelGroups: o.groups })
+      // live from here; on stderr, so that stdout carries events only
+      yield* Console.error(`watching ${places(o.channels, o.groups)} (Ctrl-C to stop)`)
+      yield* Stream.runForEach(events, (e) => Console.log(o.json ? JSON.stringify(eventJson(e)) : eventLine(e)))
+    }))
   )).pipe(
     Command.withDescription(
       "Print presence events (joins, leaves, timeouts, state changes) as they happen, until Ctrl-C"

@@ -47,6 +47,41 @@ const cacheSeconds = Options.integer("cache-seconds").pipe(
   Options.withDescription("cache here-now answers for N seconds (PubNub uses 3); 0 = off")
 )
 
+const announceMax = Options.integer("announce-max").pipe(
+  Options.withDefault(20),
+  Options.withDescription(
+    "above this many occupants a channel sends interval events instead of each join/leave; default 20"
+  )
+)
+const intervalSeconds = Options.integer("interval-seconds").pipe(
+  Options.withDefault(10),
+  Options.withDescription("seconds between interval events, 1–3600; default 10")
+)
+const noPresenceDeltas = Options.boolean("no-presence-deltas").pipe(
+  Options.withDescription("interval events carry the occupancy only, without who joined, left or timed out")
+)
+const windowSeconds = Options.integer("subscribe-window").pipe(
+  Options.withDefault(280),
+  Options.withDescription("seconds a subscribe poll is held when nothing happens, 1–300; default 280")
+)
+
+/** The first option out of range, as a usage error. */
+const outOfRange = (o: {
+  readonly port: number
+  readonly announceMax: number
+  readonly intervalSeconds: number
+  readonly windowSeconds: number
+}): string | undefined =>
+  o.port < 0 || o.port > 65535
+    ? `--port must be 0–65535, not ${o.port}`
+    : o.announceMax < 0
+    ? `--announce-max must be 0 or more, not ${o.announceMax}`
+    : o.intervalSeconds < 1 || o.intervalSeconds > 3600
+    ? `--interval-seconds must be 1–3600, not ${o.intervalSeconds}`
+    : o.windowSeconds < 1 || o.windowSeconds > 300
+    ? `--subscribe-window must be 1–300, not ${o.windowSeconds}`
+    : undefined
+
 const isLoopback = (h: string) => /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/.test(h)
 
 /** What a failure to listen means, in one line. */
@@ -69,12 +104,24 @@ const parentGone = Effect.suspend(() => {
 
 export const emulatorCommand = Command.make(
   "emulator",
-  { port, host, keys, secretKey, publishKey, cacheSeconds, adminToken, noAdmin },
+  {
+    port,
+    host,
+    keys,
+    secretKey,
+    publishKey,
+    cacheSeconds,
+    adminToken,
+    noAdmin,
+    announceMax,
+    intervalSeconds,
+    noPresenceDeltas,
+    windowSeconds
+  },
   (o) =>
     Effect.gen(function*() {
-      if (o.port < 0 || o.port > 65535) {
-        return yield* new UsageError({ message: `--port must be 0–65535, not ${o.port}` })
-      }
+      const refused = outOfRange(o)
+      if (refused !== undefined) return yield* new UsageError({ message: refused })
       const layer = NodeEmulator.layer({
         port: o.port,
         host: o.host,
@@ -82,6 +129,12 @@ export const emulatorCommand = Command.make(
         secretKey: Option.getOrUndefined(o.secretKey),
         publishKey: Option.getOrUndefined(o.publishKey),
         hereNowCacheSeconds: o.cacheSeconds,
+        presence: {
+          announceMax: o.announceMax,
+          intervalSeconds: o.intervalSeconds,
+          presenceDeltas: !o.noPresenceDeltas
+        },
+        subscribeWindowSeconds: o.windowSeconds,
         admin: o.noAdmin ? false : Option.match(o.adminToken, { onNone: () => true, onSome: (token) => ({ token }) })
       })
       yield* Effect.gen(function*() {

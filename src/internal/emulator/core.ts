@@ -38,6 +38,26 @@ const EXPIRY_BATCH = 5000
 /** How long a subscribe poll is held by default: under the 310 s clients wait. */
 const DEFAULT_WINDOW_SECONDS = 280
 
+/**
+ * Interval mode from the emulator's options, read field by field: a value that is not what it
+ * should be (untyped callers) keeps the default.
+ */
+const intervalOptions = (given: unknown): IntervalConfig => {
+  if (typeof given !== "object" || given === null) return DEFAULT_INTERVAL
+  const g = given as Record<string, unknown>
+  const int = (v: unknown, min: number, max: number) =>
+    typeof v === "number" && Number.isInteger(v) && v >= min && v <= max ? v : undefined
+  return {
+    announceMax: int(g.announceMax, 0, Number.MAX_SAFE_INTEGER) ?? DEFAULT_INTERVAL.announceMax,
+    intervalSeconds: int(g.intervalSeconds, 1, 3600) ?? DEFAULT_INTERVAL.intervalSeconds,
+    presenceDeltas: typeof g.presenceDeltas === "boolean" ? g.presenceDeltas : DEFAULT_INTERVAL.presenceDeltas
+  }
+}
+
+/** The subscribe window from the options: more than 0 and at most 300 seconds, or the default. */
+const windowSeconds = (given: unknown): number =>
+  typeof given === "number" && given > 0 && given <= 300 ? given : DEFAULT_WINDOW_SECONDS
+
 /** @internal */
 export interface Core {
   readonly store: Store
@@ -73,7 +93,7 @@ export const makeCore = (options: Options): Effect.Effect<Core, never, Scope.Sco
     const cache: HereNowCache = { millis: Math.max(0, (options.hereNowCacheSeconds ?? 0) * 1000), entries: new Map() }
     const events = yield* PubSub.sliding<PresenceEvent>(4096)
     const timetokens = new Timetokens()
-    let defaults: IntervalConfig = { ...DEFAULT_INTERVAL, ...options.presence }
+    let defaults: IntervalConfig = intervalOptions(options.presence)
     const channelled = new Map<string, Channelled>()
     const published = (sub: string): Channelled => {
       let c = channelled.get(sub)
@@ -149,7 +169,7 @@ export const makeCore = (options: Options): Effect.Effect<Core, never, Scope.Sco
       const next = nextDue()
       return next === undefined ? Effect.void : nudge(timer, next)
     })
-    const windowMs = (options.subscribeWindowSeconds ?? DEFAULT_WINDOW_SECONDS) * 1000
+    const windowMs = windowSeconds(options.subscribeWindowSeconds) * 1000
     const holding = { count: 0 }
 
     const serve = (method: string, target: string) =>
