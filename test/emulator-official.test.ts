@@ -1,10 +1,11 @@
 // Cross-check: the official `pubnub` npm client, pointed at the socket emulator, must read what
 // the emulator holds. It is an independent implementation of the protocol's client side.
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Fiber, Layer, Option, Stream } from "effect"
 import PubNub from "pubnub"
 import { Emulator } from "../src/Emulator.js"
-import { NodeEmulator } from "../src/node/index.js"
+import { Keyset, Presence, PresenceEvent, PubNubConfig } from "../src/index.js"
+import { NodeEmulator, UndiciHttpClient } from "../src/node/index.js"
 
 const withOfficial = <A>(f: (pn: PubNub, em: Emulator["Type"]) => Promise<A>) =>
   Effect.gen(function*() {
@@ -117,5 +118,86 @@ describe("official pubnub client against the socket emulator", () => {
         (e: { status?: { statusCode?: number } }) => e
       )
       assert.strictEqual(err?.status?.statusCode, 403)
+    }))
+})
+
+describe("official pubnub client: presence events from the emulator", () => {
+  /** What both sides agree an event is. */
+  const key = (e: {
+    action: string
+    uuid?: string | undefined
+    occupancy?: number | undefined
+    timetoken: string
+    state?: unknown
+    channel: string
+  }) => JSON.stringify([e.action, e.channel, e.uuid ?? null, e.occupancy ?? null, e.timetoken, e.state ?? null])
+
+  it.scopedLive("subscribe withPresence + a presence listener gets what Presence.events gets", () =>
+    Effect.gen(function*() {
+      const server = yield* Layer.build(NodeEmulator.layer({ port: 0 }))
+      const { origin } = yield* Effect.provide(NodeEmulator.address, server)
+      const em = yield* Effect.provide(Emulator, server)
+      const sdk = yield* Layer.build(Layer.mergeAll(
+        UndiciHttpClient.layer,
+        PubNubConfig.layer({ origin: `http://${origin}` }),
+        Keyset.layer({ default: new Keyset.Keyset({ subscribeKey: "demo", userId: "watcher" }) })
+      ))
+
+      const pn = new PubNub({
+        subscribeKey: "demo",
+        userId: "carol",
+        origin,
+        ssl: false,
+        logLevel: PubNub.LogLevel.None,
+        presenceTimeout: 300
+      })
+      yield* Effect.addFinalizer(() => Effect.sync(() => pn.destroy(true)))
+      const theirs: Array<PubNub.Subscription.Presence> = []
+      const connected = new Promise<void>((resolve) =>
+        pn.addListener({
+          status: (s) => {
+            if (s.category === PubNub.CATEGORIES.PNConnectedCategory) resolve()
+          },
+          presence: (p) => void theirs.push(p)
+        })
+      )
+      pn.subscribe({ channels: ["lobby"], withPresence: true })
+      yield* Effect.promise(() => connected)
+      // the SDK's stream, live from here, as the official client is
+      const mine = yield* Effect.provide(Presence.subscribeEvents({ channels: ["lobby"] }), sdk)
+      const expected = 5 // u1 join / state-change / leave, u2 join / timeout
+      const sdkFiber = yield* Effect.fork(Stream.runCollect(Stream.take(mine, expected)))
+
+      const serve = (path: string) => em.serve("GET", `/v2/presence/sub-key/demo/channel/lobby/${path}`)
+      yield* serve(
+        "heartbeat?uuid=u1&heartbeat=60&state=" + encodeURIComponent(JSON.stringify({ lobby: { mood: "x" } }))
+      )
+      yield* serve("uuid/u1/data?uuid=u1&state=" + encodeURIComponent(JSON.stringify({ mood: "y" })))
+      yield* serve("leave?uuid=u1")
+      yield* serve("heartbeat?uuid=u2&heartbeat=20")
+      yield* em.advance("21 seconds")
+
+      const ours = [...yield* Fiber.join(sdkFiber)].map((e) =>
+        key({
+          action: PresenceEvent.$match(e, {
+            Join: () => "join",
+            Leave: () => "leave",
+            Timeout: () => "timeout",
+            StateChange: () => "state-change",
+            Interval: () => "interval"
+          }),
+          channel: e.channel,
+          uuid: "uuid" in e ? e.uuid : undefined,
+          occupancy: e.occupancy,
+          timetoken: e.timetoken,
+          state: "state" in e ? Option.getOrUndefined(e.state) : undefined
+        })
+      )
+      for (let i = 0; i < 500 && theirs.length < expected; i++) yield* Effect.sleep("20 millis")
+      assert.deepStrictEqual(theirs.map(key), ours)
+      assert.deepStrictEqual(
+        theirs.map((p) => `${p.action} ${"uuid" in p ? p.uuid : ""}`),
+        ["join u1", "state-change u1", "leave u1", "join u2", "timeout u2"]
+      )
     }))
 })
