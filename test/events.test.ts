@@ -345,3 +345,23 @@ describe("Presence.events on a socket", () => {
       assert.strictEqual((yield* em.snapshot).holding, 0)
     }))
 })
+
+describe("Presence.events: a poll that never answers", () => {
+  it.scoped("times out after 310 s and reconnects from the same timetoken, losing nothing", () =>
+    Effect.gen(function*() {
+      const em = yield* Emulator.Emulator
+      const reconnects = (yield* Metric.value(PresenceEvent.reconnects)).count
+      const fiber = yield* collect(2, { channels: ["lobby"] })
+      // the next poll hangs (longer than the client waits); events published meanwhile wait for the next one
+      yield* em.addFault({ path: "/v2/subscribe/demo", delayMs: 600_000, times: 1 })
+      yield* TestClock.adjust("1 second")
+      yield* Presence.announceHeartbeat({ channels: ["lobby"], keyset: user("u1") })
+      yield* Presence.announceHeartbeat({ channels: ["lobby"], keyset: user("u2") })
+      yield* TestClock.adjust("309 seconds")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)), "nothing yet: the client is still waiting")
+      yield* TestClock.adjust("2 seconds") // past 310 s: the poll times out
+      yield* TestClock.adjust("1 minute") // the default schedule's first wait
+      assert.deepStrictEqual([...yield* Fiber.join(fiber)].map(describeEvent), ["join u1@lobby", "join u2@lobby"])
+      assert.isAtLeast((yield* Metric.value(PresenceEvent.reconnects)).count - reconnects, 1)
+    }).pipe(Effect.provide(Live)))
+})

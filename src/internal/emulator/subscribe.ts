@@ -181,7 +181,7 @@ export const subscribe = (ctx: SubscribeContext, t: Target, sub: string, rawChan
     return Effect.zipRight(
       ctx.flush,
       Effect.flatMap(ctx.presenceNow, (now) =>
-        tt === undefined || tt === "0" || tt === ""
+        tt === undefined || tt === "" || BigInt(tt) === 0n
           ? done(answer(ctx.timetokens.current(now), []), uuid)
           : Effect.flatMap(hold(ctx, sub, listening, BigInt(tt), now + ctx.windowMs), (r) => done(r, uuid)))
     )
