@@ -3,7 +3,7 @@
  * TestClock and on a socket.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Metric, Option, Scope, Stream, TestClock } from "effect"
+import { Effect, Exit, Fiber, Layer, Metric, Option, Schedule, Scope, Stream, TestClock } from "effect"
 import * as Emulator from "../src/Emulator.js"
 import { Keyset, Presence, PresenceEvent, PubNubConfig } from "../src/index.js"
 import { NodeEmulator, UndiciHttpClient } from "../src/node/index.js"
@@ -363,5 +363,32 @@ describe("Presence.events: a poll that never answers", () => {
       yield* TestClock.adjust("1 minute") // the default schedule's first wait
       assert.deepStrictEqual([...yield* Fiber.join(fiber)].map(describeEvent), ["join u1@lobby", "join u2@lobby"])
       assert.isAtLeast((yield* Metric.value(PresenceEvent.reconnects)).count - reconnects, 1)
+    }).pipe(Effect.provide(Live)))
+})
+
+describe("Presence.events: a service that cannot be reached at the start", () => {
+  it.scoped("the handshake is retried on the stream's schedule; then events flow", () =>
+    Effect.gen(function*() {
+      const em = yield* Emulator.Emulator
+      yield* em.addFault({ path: "/v2/subscribe/demo", status: 503, times: 2 })
+      const subscribing = yield* Effect.fork(Presence.subscribeEvents({ channels: ["lobby"] }))
+      yield* TestClock.adjust("1 minute")
+      const events = yield* Fiber.join(subscribing)
+      const fiber = yield* Effect.fork(Stream.runCollect(Stream.take(events, 1)))
+      yield* Presence.announceHeartbeat({ channels: ["lobby"], using: "alice" })
+      assert.deepStrictEqual([...yield* Fiber.join(fiber)].map(describeEvent), ["join alice@lobby"])
+    }).pipe(Effect.provide(Live)))
+
+  it.scoped("waiting for it can be interrupted; a schedule that gives up fails with the typed error", () =>
+    Effect.gen(function*() {
+      const em = yield* Emulator.Emulator
+      yield* em.addFault({ path: "/v2/subscribe/demo", status: 503, times: 1000 })
+      const waiting = yield* Effect.fork(Effect.scoped(Presence.subscribeEvents({ channels: ["lobby"] })))
+      yield* TestClock.adjust("10 minutes")
+      yield* Fiber.interrupt(waiting)
+      const error = yield* Effect.flip(
+        Stream.runDrain(Presence.events({ channels: ["lobby"], retry: Schedule.recurs(2) }))
+      )
+      assert.strictEqual(error._tag, "ServerError")
     }).pipe(Effect.provide(Live)))
 })

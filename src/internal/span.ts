@@ -20,12 +20,30 @@ export const operation = (name: string) =>
 <Args extends ReadonlyArray<unknown>, A, E, R>(
   body: (...args: Args) => Effect.Effect<A, E, R>
 ) =>
-(...args: Args): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Effect.makeSpan(name, { captureStackTrace: false }), (span) =>
-    Effect.onExit(
-      Effect.withParentSpan(body(...args), span),
-      (exit) =>
-        Effect.clockWith((clock) =>
-          Effect.sync(() => span.end(clock.unsafeCurrentTimeNanos(), Exit.isSuccess(exit) ? Exit.void : exit))
-        )
-    ))
+(...args: Args): Effect.Effect<A, E, R> => inSpan(name, undefined, body(...args))
+
+/**
+ * Runs `effect` in a span named `name` that ends with `void` (see {@link operation}), without
+ * capturing a stack trace (which costs more than a small request).
+ *
+ * @internal
+ */
+export const inSpan = <A, E, R>(
+  name: string,
+  attributes: Record<string, unknown> | undefined,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.flatMap(
+    Effect.makeSpan(
+      name,
+      attributes === undefined ? { captureStackTrace: false } : { captureStackTrace: false, attributes }
+    ),
+    (span) =>
+      Effect.onExit(
+        Effect.withParentSpan(effect, span),
+        (exit) =>
+          Effect.clockWith((clock) =>
+            Effect.sync(() => span.end(clock.unsafeCurrentTimeNanos(), Exit.isSuccess(exit) ? Exit.void : exit))
+          )
+      )
+  )

@@ -8,7 +8,7 @@
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import { describeIssue } from "../issue.js"
-import { StateObject } from "../wire.js"
+import { isJsonObject, StateObject } from "../wire.js"
 
 /** A timetoken: digits, sent as a string (some proxies turn it into a number). */
 const Timetoken = Schema.Union(
@@ -94,8 +94,60 @@ const decodePayload = Schema.decodeUnknownEither(Payload, { errors: "first" })
 /** The suffix of presence channels. @internal */
 export const PNPRES = "-pnpres"
 
+const isDigits = (u: unknown): u is string => typeof u === "string" && u.length <= 20 && /^\d+$/.test(u)
+const isCount = (u: unknown): u is number => typeof u === "number" && Number.isFinite(u) && u >= 0
+const isUuids = (u: unknown): u is ReadonlyArray<string> | undefined =>
+  u === undefined || (Array.isArray(u) && u.every((x) => typeof x === "string"))
+
+/**
+ * The common shape, checked by hand: the answer to every poll goes through here, and the schema
+ * costs several times more. Anything it does not recognise (a string timestamp, a number
+ * timetoken, a bad message) goes to the schema, which decides — so both always agree
+ * (test/events-decode.test.ts checks it on generated messages).
+ */
+const fastMessage = (u: unknown): Message | undefined => {
+  if (!isJsonObject(u)) return undefined
+  const p = u.p
+  const c = u.c
+  const b = u.b
+  const d = u.d
+  if (!isJsonObject(p) || !isDigits(p.t) || typeof c !== "string" || !c.endsWith(PNPRES)) return undefined
+  if ((b !== undefined && typeof b !== "string") || !isJsonObject(d)) return undefined
+  if (typeof d.timestamp !== "number" || !Number.isFinite(d.timestamp) || !isCount(d.occupancy)) return undefined
+  const action = d.action
+  let payload: typeof Payload.Type
+  if (action === "join" || action === "leave" || action === "timeout") {
+    if (typeof d.uuid !== "string" || (d.data !== undefined && !isJsonObject(d.data))) return undefined
+    payload = { action, uuid: d.uuid, timestamp: d.timestamp, occupancy: d.occupancy, data: d.data }
+  } else if (action === "state-change") {
+    if (typeof d.uuid !== "string" || !isJsonObject(d.data)) return undefined
+    payload = { action, uuid: d.uuid, timestamp: d.timestamp, occupancy: d.occupancy, data: d.data }
+  } else if (action === "interval") {
+    const { join, leave, timeout, here_now_refresh } = d
+    if (!isUuids(join) || !isUuids(leave) || !isUuids(timeout)) return undefined
+    if (here_now_refresh !== undefined && typeof here_now_refresh !== "boolean") return undefined
+    payload = { action, timestamp: d.timestamp, occupancy: d.occupancy, join, leave, timeout, here_now_refresh }
+  } else {
+    return undefined
+  }
+  const via = b ?? c
+  return {
+    timetoken: p.t,
+    channel: c.slice(0, -PNPRES.length),
+    via,
+    group: via !== c && via.endsWith(PNPRES) ? via.slice(0, -PNPRES.length) : undefined,
+    payload
+  }
+}
+
 /** A message, or why it cannot be read. @internal */
 export const decodeMessage = (u: unknown): Either.Either<Message, string> => {
+  const fast = fastMessage(u)
+  return fast === undefined ? decodeMessageWithSchema(u) : Either.right(fast)
+}
+
+/** The schema's reading of a message (what the fast path must agree with). @internal */
+export const decodeMessageWithSchema = (u: unknown): Either.Either<Message, string> => {
   const env = decodeEnvelope(u)
   if (Either.isLeft(env)) return Either.left(describeIssue(env.left.issue))
   const e = env.right

@@ -31,6 +31,7 @@ import { retryAfterMs } from "../heartbeat/policy.js"
 import { stepRetry } from "../heartbeat/scheduler.js"
 import { decodeWith, execute, type RequestFailure } from "../request.js"
 import type { Shared } from "../shared.js"
+import { inSpan } from "../span.js"
 import { type Chunk, planCalls } from "../split.js"
 import { type Cursor, decodeMessage, type Message, messageKey, PNPRES, SubscribeBody } from "./decode.js"
 import { duplicatesDropped, eventsReceived, reconnects } from "./metrics.js"
@@ -68,7 +69,8 @@ export interface Subscriber {
   readonly groups: ReadonlyArray<string>
   /** the `-pnpres` names it listens to */
   readonly names: ReadonlySet<string>
-  readonly deliver: (item: Item) => Effect.Effect<unknown>
+  /** hands the stream a batch of items, waiting while it is full */
+  readonly deliver: (items: ReadonlyArray<Item>) => Effect.Effect<unknown>
   readonly fail: (error: PresenceError) => Effect.Effect<unknown>
   readonly retry: Schedule.Schedule<unknown, PresenceError>
   /** events after this timetoken are delivered (set when it joins) */
@@ -125,18 +127,23 @@ const latest = (cursors: Iterable<Cursor>): Cursor | undefined => {
 
 /** One request of the long-poll (or, with `tt` 0, the handshake). */
 const poll = (keyset: Keyset, chunk: Chunk, cursor: Cursor | undefined) =>
-  execute(keyset, {
-    prefix: `/v2/subscribe/${encode(keyset.subscribeKey)}`,
-    path: `/${encodePathList(chunk.channels)}/0`,
-    query: [
-      ["tt", cursor?.t ?? "0"],
-      ...(cursor === undefined ? [] : [["tr", String(cursor.r)] as const]),
-      ...(chunk.channelGroups.length > 0 ? [["channel-group", chunk.channelGroups.join(",")] as const] : [])
-    ],
-    timeout: LONG_POLL
-  }, decodeSubscribe).pipe(Effect.withSpan("Presence.events.poll", {
-    attributes: { channels: chunk.channels.length, channelGroups: chunk.channelGroups.length }
-  }))
+  inSpan(
+    "Presence.events.poll",
+    {
+      channels: chunk.channels.length,
+      channelGroups: chunk.channelGroups.length
+    },
+    execute(keyset, {
+      prefix: `/v2/subscribe/${encode(keyset.subscribeKey)}`,
+      path: `/${encodePathList(chunk.channels)}/0`,
+      query: [
+        ["tt", cursor?.t ?? "0"],
+        ...(cursor === undefined ? [] : [["tr", String(cursor.r)] as const]),
+        ...(chunk.channelGroups.length > 0 ? [["channel-group", chunk.channelGroups.join(",")] as const] : [])
+      ],
+      timeout: LONG_POLL
+    }, decodeSubscribe)
+  )
 
 /** The current timetoken, from a handshake over one of the subscriber's names. */
 const handshake = (keyset: Keyset, s: Subscriber): Effect.Effect<Cursor, RequestFailure, HttpClient.HttpClient> =>
@@ -178,15 +185,22 @@ const toEvent = (m: Message): PresenceEvent => {
   }
 }
 
-/** Hands the messages of one answer to the streams that asked for them. */
+/**
+ * Hands the messages of one answer to the streams that asked for them: sorted out synchronously,
+ * then one offer per stream (a poll's answer is the unit of work, not each event).
+ */
 const dispatch = (hub: Hub, messages: ReadonlyArray<unknown>): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    if (messages.length >= FULL) yield* signal(hub, "full")
+  Effect.suspend(() => {
+    const batches = new Map<Subscriber, Array<Item>>()
+    const skipped: Array<string> = []
+    let duplicates = 0
+    if (messages.length >= FULL) {
+      for (const s of hub.subscribers) if (s.signals) batches.set(s, [{ _tag: "Gap", reason: "full" }])
+    }
     for (const raw of messages) {
-      yield* Metric.increment(eventsReceived)
       const decoded = decodeMessage(raw)
       if (Either.isLeft(decoded)) {
-        yield* Effect.logWarning("presence message skipped: it does not decode", decoded.left)
+        skipped.push(decoded.left)
         continue
       }
       const m = decoded.right
@@ -196,18 +210,34 @@ const dispatch = (hub: Hub, messages: ReadonlyArray<unknown>): Effect.Effect<voi
       for (const s of hub.subscribers) {
         if (!s.names.has(m.via) || at <= s.since) continue
         if (!s.seen.add(key)) {
-          yield* Metric.increment(duplicatesDropped)
+          duplicates++
           continue
         }
         event ??= toEvent(m)
-        yield* s.deliver({ _tag: "Event", event })
-        if (event._tag === "Interval" && event.hereNowRefresh) yield* s.deliver({ _tag: "Gap", reason: "refresh" })
+        let batch = batches.get(s)
+        if (batch === undefined) {
+          batch = []
+          batches.set(s, batch)
+        }
+        batch.push({ _tag: "Event", event })
+        if (event._tag === "Interval" && event.hereNowRefresh) batch.push({ _tag: "Gap", reason: "refresh" })
       }
     }
+    const offers = Effect.forEach(batches, ([s, items]) => s.deliver(items), { discard: true })
+    const counted = Effect.zipRight(
+      Metric.incrementBy(eventsReceived, messages.length),
+      duplicates === 0 ? Effect.void : Metric.incrementBy(duplicatesDropped, duplicates)
+    )
+    const logged = skipped.length === 0
+      ? Effect.void
+      : Effect.forEach(skipped, (why) => Effect.logWarning("presence message skipped: it does not decode", why), {
+        discard: true
+      })
+    return Effect.zipRight(Effect.zipRight(counted, logged), offers)
   })
 
-const signal = (hub: Hub, reason: "reconnect" | "full") =>
-  Effect.forEach(hub.subscribers, (s) => (s.signals ? s.deliver({ _tag: "Gap", reason }) : Effect.void), {
+const signal = (hub: Hub, reason: "reconnect") =>
+  Effect.forEach(hub.subscribers, (s) => (s.signals ? s.deliver([{ _tag: "Gap", reason }]) : Effect.void), {
     discard: true
   })
 
@@ -387,7 +417,17 @@ const joinHub = (
       s.since = timetoken
       if (hub.rewind === undefined || timetoken < hub.rewind) hub.rewind = timetoken
     } else {
-      if (hub.cursor === undefined) hub.cursor = yield* Effect.provide(handshake(hub.keyset, s), hub.context)
+      if (hub.cursor === undefined) {
+        // a service that cannot be reached yet is retried on the stream's schedule, as a poll is
+        // (interruptible: a stream's acquisition is not, and this may wait for a long time)
+        hub.cursor = yield* Effect.provide(
+          Effect.interruptible(Effect.retry(handshake(hub.keyset, s), {
+            schedule: s.retry,
+            while: (e) => isRetryable(e) || e._tag === "MalformedResponseError"
+          })),
+          hub.context
+        )
+      }
       // the furthest any running poll got: nothing after it has been handed out yet
       s.since = BigInt((latest(hub.cursors.values()) ?? hub.cursor).t)
     }

@@ -77,7 +77,7 @@ export const subscribeItems = (
     const s = makeSubscriber({
       channels: target.channels,
       groups: target.channelGroups,
-      deliver: (item) => mailbox.offer(item),
+      deliver: (items) => mailbox.offerAll(items),
       fail: (error) => mailbox.fail(error),
       retry,
       signals
