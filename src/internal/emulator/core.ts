@@ -81,16 +81,12 @@ export interface Core {
   readonly holding: { count: number }
 }
 
-/** @internal */
-export const makeCore = (options: Options): Effect.Effect<Core, never, Scope.Scope> =>
+/**
+ * What the emulator publishes on `-pnpres` channels: the messages per subscribe key, interval
+ * mode, the signal that wakes held polls, and the stream of events (`Emulator.events`).
+ */
+const makePublications = (store: Store, clock: VirtualClock, options: Options) =>
   Effect.gen(function*() {
-    const store = new Store()
-    store.recordEvents = true
-    const clock = new VirtualClock()
-    const log = new RequestLog()
-    const faults = new Faults()
-    const access = makeAccess(options)
-    const cache: HereNowCache = { millis: Math.max(0, (options.hereNowCacheSeconds ?? 0) * 1000), entries: new Map() }
     const events = yield* PubSub.sliding<PresenceEvent>(4096)
     const timetokens = new Timetokens()
     let defaults: IntervalConfig = intervalOptions(options.presence)
@@ -146,6 +142,35 @@ export const makeCore = (options: Options): Effect.Effect<Core, never, Scope.Sco
       }
       return next
     }
+    const resetPublications = () => {
+      channelled.clear()
+      timetokens.reset()
+    }
+    return {
+      changed,
+      configure,
+      events,
+      flushEvents,
+      nextIntervals,
+      publishDue,
+      published,
+      resetPublications,
+      signal,
+      timetokens
+    }
+  })
+
+/**
+ * Expiry: everything due by presence time, in batches, with events published as they happen; and
+ * the fiber that does it on time with no traffic.
+ */
+const makeExpirer = (
+  store: Store,
+  clock: VirtualClock,
+  pubs: Effect.Effect.Success<ReturnType<typeof makePublications>>
+) =>
+  Effect.gen(function*() {
+    const { flushEvents, nextIntervals, publishDue } = pubs
     // everything due by `now`, in batches, with events published as they happen
     const expireAll = (now: number): Effect.Effect<void> =>
       Effect.suspend(() => {
@@ -169,6 +194,36 @@ export const makeCore = (options: Options): Effect.Effect<Core, never, Scope.Sco
       const next = nextDue()
       return next === undefined ? Effect.void : nudge(timer, next)
     })
+    return { expireNow, nudgeExpirer, timer }
+  })
+
+/** Moves presence time forward (refusing what is not a duration of 0 or more), then `after`. */
+const advanceWith =
+  (clock: VirtualClock, after: Effect.Effect<unknown>) =>
+  (duration: Duration.DurationInput): Effect.Effect<void, InvalidArgumentError> =>
+    Effect.suspend(() => {
+      // a negative number would be read as zero by `Duration`: refuse it as what it is
+      const d = typeof duration === "number" && !(duration >= 0) ? Option.none() : Duration.decodeUnknown(duration)
+      const refused = Option.isNone(d) ? "must be a Duration, 0 or more" : clock.advance(Duration.toMillis(d.value))
+      if (refused !== undefined) {
+        return Effect.fail(new InvalidArgumentError({ argument: "advance", reason: refused }))
+      }
+      return Effect.asVoid(after)
+    })
+
+/** @internal */
+export const makeCore = (options: Options): Effect.Effect<Core, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const store = new Store()
+    store.recordEvents = true
+    const clock = new VirtualClock()
+    const log = new RequestLog()
+    const faults = new Faults()
+    const access = makeAccess(options)
+    const cache: HereNowCache = { millis: Math.max(0, (options.hereNowCacheSeconds ?? 0) * 1000), entries: new Map() }
+    const pubs = yield* makePublications(store, clock, options)
+    const { changed, configure, events, flushEvents, published, resetPublications, signal, timetokens } = pubs
+    const { expireNow, nudgeExpirer, timer } = yield* makeExpirer(store, clock, pubs)
     const windowMs = windowSeconds(options.subscribeWindowSeconds) * 1000
     const holding = { count: 0 }
 
@@ -200,16 +255,10 @@ export const makeCore = (options: Options): Effect.Effect<Core, never, Scope.Sco
         return h.reply
       })
 
-    const advance = (duration: Duration.DurationInput): Effect.Effect<void, InvalidArgumentError> =>
-      Effect.suspend(() => {
-        // a negative number would be read as zero by `Duration`: refuse it as what it is
-        const d = typeof duration === "number" && !(duration >= 0) ? Option.none() : Duration.decodeUnknown(duration)
-        const refused = Option.isNone(d) ? "must be a Duration, 0 or more" : clock.advance(Duration.toMillis(d.value))
-        if (refused !== undefined) {
-          return Effect.fail(new InvalidArgumentError({ argument: "advance", reason: refused }))
-        }
-        return Effect.zipRight(Effect.zipRight(expireNow, signal), nudge(timer, Number.NEGATIVE_INFINITY))
-      })
+    const advance = advanceWith(
+      clock,
+      Effect.zipRight(Effect.zipRight(expireNow, signal), nudge(timer, Number.NEGATIVE_INFINITY))
+    )
 
     const reset = Effect.zipRight(
       Effect.sync(() => {
@@ -218,8 +267,7 @@ export const makeCore = (options: Options): Effect.Effect<Core, never, Scope.Sco
         cache.entries.clear()
         log.reset()
         clock.reset()
-        channelled.clear()
-        timetokens.reset()
+        resetPublications()
       }),
       signal
     )
