@@ -94,6 +94,21 @@ describe("presence messages: the fast path agrees with the schema", () => {
     )
   })
 
+  it("a discriminant that cannot be made a string is a failure, not a throw", () => {
+    // Schema's discriminated unions call String() on the discriminant, which throws for these;
+    // fast-check found the first one (seed -1882544692).
+    const hostile: ReadonlyArray<unknown> = [
+      { toString: false },
+      { toString: 1, valueOf: 1 },
+      Object.create(null)
+    ]
+    for (const action of hostile) {
+      const u = { p: { t: "0", r: 0 }, c: "lobby-pnpres", d: { action, uuid: "", timestamp: 0, occupancy: 0 } }
+      assert.isTrue(Either.isLeft(decodeMessage(u)))
+      assert.isTrue(Either.isLeft(decodeMessageWithSchema(u)))
+    }
+  })
+
   it("on what the emulator sends: join with state, state-change, leave, timeout, interval", () => {
     const base = { a: "2", f: 0, k: "demo", c: "lobby-pnpres", b: "rooms-pnpres", u: {} }
     const messages = [

@@ -7,8 +7,10 @@
  *
  * @internal
  */
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import type * as ParseResult from "effect/ParseResult"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
 
 const MAX_DEPTH = 64
@@ -123,5 +125,28 @@ export const describeIssue = (issue: ParseResult.ParseIssue): string => {
       return `${at}cannot be decoded here`
     default:
       return `${at}does not match`
+  }
+}
+
+/**
+ * `Schema.decodeUnknownEither` (first error only) that never throws.
+ *
+ * Schema's discriminated unions turn a discriminant into a string with `String(value)`, which
+ * throws for an object whose `toString` is not a function (`{"action": {"toString": false}}` is
+ * valid JSON). Anything decoded from the wire or from a caller goes through here, so such a value
+ * is a parse failure like any other.
+ *
+ * @internal
+ */
+export const decodeUnknownEither = <A, I>(schema: Schema.Schema<A, I>) => {
+  const decode = Schema.decodeUnknownEither(schema, { errors: "first" })
+  return (u: unknown): Either.Either<A, ParseResult.ParseError> => {
+    try {
+      return decode(u)
+    } catch {
+      return Either.left(
+        new ParseResult.ParseError({ issue: new ParseResult.Type(schema.ast, u, "a value that cannot be read") })
+      )
+    }
   }
 }

@@ -38,7 +38,7 @@ import { PubNubConfig, type Settings } from "../PubNubConfig.js"
 import { readText, TooLarge } from "./body.js"
 import { withDeadline } from "./deadline.js"
 import { encode, encodeQuery, parseJson } from "./encoding.js"
-import { describeIssue } from "./issue.js"
+import { decodeUnknownEither, describeIssue } from "./issue.js"
 import { type Shared, sharedOf } from "./shared.js"
 import { ErrorBody } from "./wire.js"
 
@@ -264,7 +264,8 @@ export interface RawResponse {
   readonly body: string
 }
 
-const decodeErrorBody = Schema.decodeUnknownOption(ErrorBody)
+const decodeErrorBodyEither = decodeUnknownEither(ErrorBody)
+const decodeErrorBody = (u: unknown) => Either.getRight(decodeErrorBodyEither(u))
 
 /**
  * A body that says it is an error although the HTTP status is 2xx ("false 200"): an error status
@@ -381,7 +382,7 @@ export const malformed = (prepared: Prepared, raw: RawResponse, reason: string):
  * @internal
  */
 export const decodeWith = <A, I>(schema: Schema.Schema<A, I>) => {
-  const decode = Schema.decodeUnknownEither(schema, { errors: "first" })
+  const decode = decodeUnknownEither(schema)
   return (prepared: Prepared, raw: RawResponse, json: unknown): Either.Either<A, MalformedResponseError> =>
     Either.mapLeft(decode(json), (e) => malformed(prepared, raw, prepared.scrub(describeIssue(e.issue))))
 }

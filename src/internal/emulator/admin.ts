@@ -21,7 +21,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { AdminOptions } from "../../Emulator.js"
 import { parseJson } from "../encoding.js"
-import { describeIssue } from "../issue.js"
+import { decodeUnknownEither, describeIssue } from "../issue.js"
 
 /**
  * The largest admin request body read: 4 MiB (a fault may carry a large body to answer with, such
@@ -194,7 +194,7 @@ export const readJsonBody: Effect.Effect<
  * @internal
  */
 export const decodeBody = <A, I>(schema: Schema.Schema<A, I>) => {
-  const decode = Schema.decodeUnknownEither(schema, { errors: "first" })
+  const decode = decodeUnknownEither(schema)
   return (body: unknown, usage: string): Either.Either<A, HttpServerResponse.HttpServerResponse> =>
     Either.mapLeft(decode(body), (e) => adminError(400, `${usage}: ${describeIssue(e.issue)}`))
 }

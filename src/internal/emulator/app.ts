@@ -17,7 +17,7 @@ import * as Stream from "effect/Stream"
 import type { DropConnection as DropConnectionType, Fault, Options, Service } from "../../Emulator.js"
 import { InvalidArgumentError } from "../../PresenceError.js"
 import { parseJson } from "../encoding.js"
-import { describeIssue } from "../issue.js"
+import { decodeUnknownEither, describeIssue } from "../issue.js"
 import { isJsonObject } from "../wire.js"
 import { type AdminActions, adminApp, adminError, adminJson, decodeBody, makeGuard } from "./admin.js"
 import { type Core, makeCore } from "./core.js"
@@ -94,7 +94,7 @@ const repeatNext = (r: Reply, target: string): Reply => {
   return { ...r, body: JSON.stringify({ ...body.value, t: { ...body.value.t, t: asked } }) }
 }
 
-const decodeFault = Schema.decodeUnknownEither(FaultSpec, { errors: "first" })
+const decodeFault = decodeUnknownEither(FaultSpec)
 
 const ConfigBody = Schema.Struct({
   subscribeKey: Schema.optionalWith(Schema.String, { exact: true }),
@@ -102,7 +102,7 @@ const ConfigBody = Schema.Struct({
   intervalSeconds: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 3600)), { exact: true }),
   presenceDeltas: Schema.optionalWith(Schema.Boolean, { exact: true })
 })
-const decodeConfig = Schema.decodeUnknownEither(ConfigBody, { errors: "first" })
+const decodeConfig = decodeUnknownEither(ConfigBody)
 
 /** Sets interval mode from whatever was passed. */
 const configure = (core: Core) => (body: unknown): Effect.Effect<void, InvalidArgumentError> =>

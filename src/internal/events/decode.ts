@@ -7,7 +7,7 @@
  */
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import { describeIssue } from "../issue.js"
+import { decodeUnknownEither, describeIssue } from "../issue.js"
 import { isJsonObject, StateObject } from "../wire.js"
 
 /** A timetoken: digits, sent as a string (some proxies turn it into a number). */
@@ -88,8 +88,8 @@ export interface Message {
   readonly payload: typeof Payload.Type
 }
 
-const decodeEnvelope = Schema.decodeUnknownEither(Envelope, { errors: "first" })
-const decodePayload = Schema.decodeUnknownEither(Payload, { errors: "first" })
+const decodeEnvelope = decodeUnknownEither(Envelope)
+const decodePayload = decodeUnknownEither(Payload)
 
 /** The suffix of presence channels. @internal */
 export const PNPRES = "-pnpres"
