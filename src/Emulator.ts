@@ -136,6 +136,11 @@ export interface Fault {
    * service was recorded doing this).
    */
   readonly duplicate?: boolean | undefined
+  /**
+   * On a subscribe poll: the service has lost its history — the subscribe key forgets everything
+   * it published, so this poll (and any other resuming from before now) never gets it.
+   */
+  readonly lost?: boolean | undefined
   readonly times?: number | undefined
   readonly probability?: number | undefined
   readonly seed?: number | undefined

@@ -16,9 +16,11 @@ import type * as Effect from "effect/Effect"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import type * as Subscribable from "effect/Subscribable"
 import * as announce from "./internal/announce.js"
 import * as eventsInternal from "./internal/events/stream.js"
 import * as hereNowInternal from "./internal/hereNow.js"
+import * as rosterInternal from "./internal/roster/roster.js"
 import * as state from "./internal/state.js"
 import * as whereNowInternal from "./internal/whereNow.js"
 import type { KeysetSelection, KeysetService } from "./Keyset.js"
@@ -398,3 +400,59 @@ export const subscribeEvents: (
   options: EventsOptions
 ) => Effect.Effect<Stream.Stream<PresenceEvent, PresenceError>, PresenceError, Scope.Scope | Requirements> =
   eventsInternal.subscribeEvents
+
+/**
+ * Options of {@link roster}: at least one channel or group, and `stateInfo` as for here-now.
+ * `reconcile` is how often the roster takes a fresh here-now although nothing suggested it missed
+ * anything (default 5 minutes, at least 1 second; `Duration.infinity` turns it off) — it catches
+ * what no event reports, such as a channel added to a group. `retry` spaces reconnects and
+ * snapshot retries after retryable failures (the default of {@link events}).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RosterOptions extends Targets, KeysetSelection {
+  readonly stateInfo?: StateInfo | undefined
+  readonly reconcile?: Duration.DurationInput | undefined
+  readonly retry?: Schedule.Schedule<unknown, PresenceError> | undefined
+}
+
+/**
+ * Who is here now, kept current: `get` is the current view, `changes` streams every new view (the
+ * current one first). A view is the `HereNowResult` here-now would answer. A reader that falls
+ * behind gets the newest view, not every one in between. Once the roster stops — its scope closed,
+ * or a failure retrying cannot fix (a 403) — `changes` ends (with that failure) and `get` fails
+ * with it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Roster extends Subscribable.Subscribable<HereNowResult, PresenceError> {}
+
+/**
+ * A live roster: one here-now snapshot (every page), then the presence events since, applied as
+ * they come. It subscribes before it snapshots, so nothing falls between the two; a reconnect, a
+ * full answer, `here_now_refresh`, an interval report without deltas (or, with `stateInfo: "all"`,
+ * with joins) and counts that stop matching the occupants listed all make it take a fresh
+ * snapshot. Counts always come from the service. It emits only when the view changed — at most
+ * once per poll answer — and shares the long-poll of {@link events}. It lives until its scope
+ * closes.
+ *
+ * @example
+ * import { Effect, Stream } from "effect"
+ * import { Presence } from "effect-pubnub-presence"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const lobby = yield* Presence.roster({ channels: ["lobby"] })
+ *   yield* lobby.changes.pipe(
+ *     Stream.take(2),
+ *     Stream.runForEach((view) => Effect.log(`${view.totalOccupancy} here`))
+ *   )
+ * }))
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const roster: (
+  options: RosterOptions
+) => Effect.Effect<Roster, PresenceError, Scope.Scope | Requirements> = rosterInternal.roster

@@ -71,6 +71,9 @@ const presenceApp = (
           return toResponse({ status: 200, body: MALFORMED_BODY })
         case "duplicate":
           return toResponse(repeatNext(yield* core.serve(request.method, target), target))
+        case "lost":
+          forgetPublished(core, target)
+          return toResponse(yield* core.serve(request.method, target))
         case "status":
           return toResponse({
             status: fault.status,
@@ -81,6 +84,20 @@ const presenceApp = (
     }
     return toResponse(yield* core.serve(request.method, target))
   })
+
+/**
+ * The service loses its history: the subscribe key of a subscribe poll forgets what it published,
+ * so a poll resuming from before now gets none of it.
+ */
+const forgetPublished = (core: Core, target: string): void => {
+  const sub = /^\/v2\/subscribe\/([^/?]+)/.exec(target)?.[1]
+  if (sub === undefined) return
+  try {
+    core.published(decodeURIComponent(sub)).buffer.length = 0
+  } catch {
+    // a key that does not decode has published nothing
+  }
+}
 
 /**
  * A subscribe answer whose messages the next poll gets again: its timetoken is the one the poll

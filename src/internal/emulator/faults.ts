@@ -18,15 +18,16 @@ export const FaultSpec = Schema.Struct({
   drop: Schema.optional(Schema.Boolean),
   malformed: Schema.optional(Schema.Boolean),
   duplicate: Schema.optional(Schema.Boolean),
+  lost: Schema.optional(Schema.Boolean),
   times: Schema.optional(Schema.Int.pipe(Schema.positive())),
   probability: Schema.optional(Schema.Number.pipe(Schema.between(0, 1))),
   seed: Schema.optional(Schema.Int)
 }).pipe(
   Schema.filter((f) =>
     f.status !== undefined || f.drop === true || f.malformed === true || f.duplicate === true ||
-      f.delayMs !== undefined
+      f.lost === true || f.delayMs !== undefined
       ? true
-      : "a fault needs at least one of status, drop, malformed, duplicate or delayMs"
+      : "a fault needs at least one of status, drop, malformed, duplicate, lost or delayMs"
   )
 )
 /** @internal */
@@ -35,7 +36,7 @@ export type FaultSpec = typeof FaultSpec.Type
 /** What a firing fault does to one request. @internal */
 export interface FaultAction {
   readonly delayMs: number
-  readonly kind: "pass" | "status" | "drop" | "malformed" | "duplicate"
+  readonly kind: "pass" | "status" | "drop" | "malformed" | "duplicate" | "lost"
   readonly status: number
   readonly body: string | undefined
   readonly retryAfter: number | undefined
@@ -94,6 +95,8 @@ export class Faults {
         ? "malformed"
         : s.duplicate === true
         ? "duplicate"
+        : s.lost === true
+        ? "lost"
         : s.status !== undefined
         ? "status"
         : "pass"

@@ -278,25 +278,48 @@ const backOff = (hub: Hub, shared: Shared, error: PresenceError): Effect.Effect<
     if (done.length > 0) yield* drop(hub, shared, done, error)
     if (!Number.isFinite(wait)) return yield* Effect.never
     yield* Effect.sleep(Duration.millis(Math.max(wait, retryAfterMs(error))))
-    yield* signal(hub, "reconnect")
   })
+
+/** How long a resumed poll has to fail before it counts as having reached the service. */
+const RESUME_SETTLED = Duration.seconds(1)
+
+/**
+ * After a failure: whatever the service no longer had from the resume point is lost, and only a
+ * fresh here-now can tell. Those that keep a view (the roster) are told once — when the resumed
+ * poll answers, or when the service has held it for a second.
+ */
+const makeTold = (hub: Hub) => {
+  let told = false
+  return Effect.suspend(() => {
+    if (told) return Effect.void
+    told = true
+    return signal(hub, "reconnect")
+  })
+}
 
 /** One part of the union, polled until interrupted. */
 const pollLoop = (hub: Hub, shared: Shared, index: number, chunk: Chunk, start: Cursor) =>
   Effect.gen(function*() {
     let cursor = start
+    let failed = false
     hub.cursors.set(index, cursor)
     for (;;) {
+      const tell = failed ? makeTold(hub) : undefined
+      const settled = tell === undefined ? undefined : yield* Effect.fork(Effect.delay(tell, RESUME_SETTLED))
       const result = yield* Effect.either(poll(hub.keyset, chunk, cursor))
+      if (settled !== undefined) yield* Fiber.interrupt(settled)
       if (Either.isRight(result)) {
         for (const s of hub.subscribers) s.retryState = undefined
         yield* dispatch(hub, result.right.m)
+        if (tell !== undefined) yield* tell
+        failed = false
         cursor = result.right.t
         hub.cursors.set(index, cursor)
         continue
       }
       const error = result.left
       if (isRetryable(error) || error._tag === "MalformedResponseError") {
+        failed = true
         yield* backOff(hub, shared, error)
         continue
       }

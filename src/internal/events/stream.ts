@@ -42,7 +42,8 @@ const checkTimetoken = (u: unknown) =>
     ? Effect.succeed(u)
     : invalid("timetoken", "must be a timetoken: a string of digits")
 
-const checkRetry = (retry: Schedule.Schedule<unknown, PresenceError> | undefined) =>
+/** The `retry` option, or the default. @internal */
+export const checkRetry = (retry: Schedule.Schedule<unknown, PresenceError> | undefined) =>
   retry === undefined
     ? Effect.succeed(DEFAULT_RETRY)
     : Schedule.isSchedule(retry)
@@ -59,7 +60,7 @@ export const subscribeItems = (
   input: EventsOptions,
   signals: boolean
 ): Effect.Effect<
-  { readonly since: string; readonly items: Stream.Stream<Item, PresenceError> },
+  { readonly since: string; readonly items: Mailbox.ReadonlyMailbox<Item, PresenceError> },
   PresenceError,
   Scope.Scope | KeysetService | HttpClient.HttpClient
 > =>
@@ -84,7 +85,7 @@ export const subscribeItems = (
     })
     const place = { shared, client, key: `${baseUrl(config)}\u0000${keysetKey(shared, keyset)}`, keyset, context }
     yield* Effect.acquireRelease(join(place, s, timetoken), (hub) => leave(shared, hub, [s]))
-    return { since: String(s.since), items: Mailbox.toStream(mailbox) }
+    return { since: String(s.since), items: mailbox }
   })
 
 const onlyEvents = (items: Stream.Stream<Item, PresenceError>): Stream.Stream<PresenceEvent, PresenceError> =>
@@ -97,7 +98,7 @@ export const subscribeEvents = (
   Stream.Stream<PresenceEvent, PresenceError>,
   PresenceError,
   Scope.Scope | KeysetService | HttpClient.HttpClient
-> => Effect.map(subscribeItems(options, false), ({ items }) => onlyEvents(items))
+> => Effect.map(subscribeItems(options, false), ({ items }) => onlyEvents(Mailbox.toStream(items)))
 
 /** @internal */
 export const events = (
