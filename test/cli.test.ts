@@ -2,7 +2,7 @@
 // its output, its exit code, and its edges. test/cli-process.test.ts runs the real bin a few
 // times for what only a process shows (signals, exit codes, a missing peer).
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Fiber, Layer } from "effect"
 import { NodeEmulator } from "../src/node/index.js"
 import { cli } from "./util/cli.js"
 
@@ -73,6 +73,47 @@ describe("pn-presence commands against the emulator", () => {
       assert.include(leave.stdout, "left lobby")
       const after = yield* cli(at("where-now", "--uuid", "alice", "--json"))
       assert.deepStrictEqual(JSON.parse(after.stdout), { uuid: "alice", channels: ["kitchen"] })
+    }))
+
+  it.scopedLive("watch --roster: a table redrawn in place on a terminal, one JSON view per change with --json", () =>
+    Effect.gen(function*() {
+      const { at, origin } = yield* emulator
+      const hb = (uuid: string) =>
+        Effect.promise(() => fetch(`http://${origin}/v2/presence/sub-key/demo/channel/lobby/heartbeat?uuid=${uuid}`))
+      const seen = { terminal: "", json: "" }
+      /** Waits (up to 20 s of real time) until `done()`. */
+      const until = (done: () => boolean, why: () => string) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < 400 && !done(); i++) yield* Effect.sleep("50 millis")
+          if (!done()) assert.fail(why())
+        })
+      yield* hb("u1")
+      const drawn = yield* Effect.fork(
+        cli(at("watch", "--roster", "-c", "lobby", "--state"), {}, {
+          terminal: true,
+          onOutput: (t) => (seen.terminal += t)
+        })
+      )
+      const lines = yield* Effect.fork(
+        cli(at("watch", "--roster", "-c", "lobby", "--json"), {}, { onOutput: (t) => (seen.json += t) })
+      )
+      yield* until(() => seen.terminal.includes("u1") && seen.json.includes("u1"), () => JSON.stringify(seen))
+      yield* hb("u2")
+      yield* until(() => seen.terminal.includes("u2") && seen.json.includes("u2"), () => JSON.stringify(seen))
+      yield* Fiber.interrupt(drawn)
+      yield* Fiber.interrupt(lines)
+      // on a terminal: each view clears the screen and draws the table again
+      const screens = seen.terminal.split("\u001b[H\u001b[2J").filter((s) => s.length > 0)
+      assert.isAtLeast(screens.length, 2)
+      assert.match(screens[0], /lobby\s+1\s+u1/)
+      assert.match(screens[screens.length - 1], /lobby\s+2\s+u\d/)
+      // with --json: one line per view, each the here-now result's JSON
+      const views = seen.json.trim().split("\n").map((l) => JSON.parse(l))
+      assert.deepStrictEqual(Object.keys(views[0].channels.lobby.uuids), ["u1"])
+      assert.strictEqual(views[views.length - 1].totalOccupancy, 2)
+      const usage = yield* cli(at("watch", "--state", "-c", "lobby"))
+      assert.strictEqual(usage.code, 2)
+      assert.include(usage.stderr, "--state goes with --roster")
     }))
 
   it.scopedLive("keys from the PUBNUB_* environment; --origin with its scheme", () =>

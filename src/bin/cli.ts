@@ -17,6 +17,7 @@ import { networkCommands } from "./commands.js"
 import { UsageError } from "./connection.js"
 import { demoCommand } from "./demo.js"
 import { emulatorCommand } from "./emulator.js"
+import { Screen } from "./format.js"
 
 export const VERSION = "0.1.0"
 
@@ -127,6 +128,8 @@ const describe = (error: unknown): { readonly code: number; readonly line: strin
 export interface Interaction {
   /** whether stdin is a terminal someone can answer prompts on */
   readonly interactive: boolean
+  /** whether stdout is a terminal (a live table is redrawn in place) */
+  readonly terminal?: boolean | undefined
 }
 
 /**
@@ -146,6 +149,7 @@ export const main = (
     )
   }
   return cli(["node", "pn-presence", ...normalizeArgs(args)]).pipe(
+    Effect.provideService(Screen, { terminal: interaction.terminal === true }),
     Effect.as(EXIT_OK),
     Effect.catchAllCause((cause) => {
       if (Cause.isInterruptedOnly(cause)) return Effect.succeed(EXIT_INTERRUPTED)

@@ -12,7 +12,7 @@ import * as Stream from "effect/Stream"
 import { Presence, PresenceError } from "../index.js"
 import { checkState, isPresenceState } from "../internal/validation.js"
 import { type Connection, connection, layer, namesGiven, UsageError } from "./connection.js"
-import { eventJson, eventLine, hereNowTable, table } from "./format.js"
+import { CLEAR, eventJson, eventLine, hereNowTable, Screen, table } from "./format.js"
 
 const channels = Options.text("channel").pipe(
   Options.withAlias("c"),
@@ -190,18 +190,56 @@ const leave = Command.make("leave", { ...connection, channels, groups }, (o) =>
     )
   })).pipe(Command.withDescription("Leave channels and groups at once"))
 
-const watch = Command.make("watch", { ...connection, channels, groups }, (o) =>
-  runOn(
-    o,
-    Effect.scoped(Effect.gen(function*() {
-      const events = yield* Presence.subscribeEvents({ channels: o.channels, channelGroups: o.groups })
-      // live from here; on stderr, so that stdout carries events only
-      yield* Console.error(`watching ${places(o.channels, o.groups)} (Ctrl-C to stop)`)
-      yield* Stream.runForEach(events, (e) => Console.log(o.json ? JSON.stringify(eventJson(e)) : eventLine(e)))
-    }))
-  )).pipe(
+/** Prints events as they come. */
+const watchEvents = (o: Connection & Watched) =>
+  Effect.scoped(Effect.gen(function*() {
+    const events = yield* Presence.subscribeEvents({ channels: o.channels, channelGroups: o.groups })
+    // live from here; on stderr, so that stdout carries events only
+    yield* Console.error(`watching ${places(o.channels, o.groups)} (Ctrl-C to stop)`)
+    yield* Stream.runForEach(events, (e) => Console.log(o.json ? JSON.stringify(eventJson(e)) : eventLine(e)))
+  }))
+
+/** Prints the roster: redrawn in place on a terminal, one table (or JSON line) per change elsewhere. */
+const watchRoster = (o: Connection & Watched) =>
+  Effect.scoped(Effect.gen(function*() {
+    const { terminal } = yield* Screen
+    const roster = yield* Presence.roster({
+      channels: o.channels,
+      channelGroups: o.groups,
+      stateInfo: o.state ? "all" : "onlyUUIDs"
+    })
+    yield* Console.error(`watching who is in ${places(o.channels, o.groups)} (Ctrl-C to stop)`)
+    yield* Stream.runForEach(roster.changes, (view) =>
+      Console.log(
+        o.json
+          ? JSON.stringify(view)
+          : terminal
+          ? `${CLEAR}${hereNowTable(view)}\n\nwatching ${places(o.channels, o.groups)} (Ctrl-C to stop)`
+          : `${hereNowTable(view)}\n`
+      ))
+  }))
+
+interface Watched {
+  readonly channels: ReadonlyArray<string>
+  readonly groups: ReadonlyArray<string>
+  readonly roster: boolean
+  readonly state: boolean
+}
+
+const watch = Command.make("watch", {
+  ...connection,
+  channels,
+  groups,
+  roster: Options.boolean("roster").pipe(
+    Options.withDescription("a live table of who is here (here-now kept current) instead of the events")
+  ),
+  state: Options.boolean("state").pipe(Options.withDescription("with --roster: include each occupant's state"))
+}, (o) =>
+  o.state && !o.roster
+    ? Effect.fail(new UsageError({ message: "--state goes with --roster (events carry their state anyway)" }))
+    : runOn(o, o.roster ? watchRoster(o) : watchEvents(o))).pipe(
     Command.withDescription(
-      "Print presence events (joins, leaves, timeouts, state changes) as they happen, until Ctrl-C"
+      "Print presence events (joins, leaves, timeouts, state changes) as they happen, or with --roster a live table of who is here, until Ctrl-C"
     )
   )
 

@@ -17,7 +17,7 @@ import * as Stream from "effect/Stream"
 import * as Emulator from "../Emulator.js"
 import { Keyset, Presence, type PresenceError, type PresenceSession, PubNubConfig } from "../index.js"
 import { NodeEmulator, UndiciHttpClient } from "../node/index.js"
-import { eventLine, hereNowTable } from "./format.js"
+import { eventLine, hereNowTable, sameView } from "./format.js"
 
 const ROOMS = ["lobby", "kitchen"]
 
@@ -52,7 +52,30 @@ interface Cast {
   readonly table: Effect.Effect<void, PresenceError.PresenceError, Presence.Requirements>
 }
 
-const cast = (stage: Stage) =>
+/**
+ * The roster's view once it shows what a fresh here-now shows (events take a moment to arrive):
+ * the demo prints the roster, and says that it matches.
+ */
+const rosterTable = (roster: Presence.Roster, keyset: Keyset.Keyset) =>
+  Effect.gen(function*() {
+    const fresh = yield* Presence.hereNow({ channels: ROOMS, stateInfo: "all", keyset })
+    const matched = yield* roster.changes.pipe(
+      Stream.filter((view) => sameView(view, fresh)),
+      Stream.runHead,
+      Effect.timeout("5 seconds"),
+      Effect.option,
+      Effect.map(Option.flatten)
+    )
+    const view = Option.isSome(matched) ? matched.value : yield* roster.get
+    yield* Console.log(
+      indentedTable(view) +
+        (Option.isSome(matched)
+          ? "\n    (live roster — the same as a fresh here-now)"
+          : "\n    (live roster, catching up)")
+    )
+  })
+
+const cast = (stage: Stage, roster: Presence.Roster) =>
   Effect.gen(function*() {
     const user = (userId: string) =>
       new Keyset.Keyset({
@@ -72,11 +95,7 @@ const cast = (stage: Stage) =>
         dave: yield* Scope.make()
       },
       step: (title) => Effect.zipRight(stage.pause, Console.log(`\n▸ ${title}`)),
-      table: Effect.gen(function*() {
-        yield* stage.pause
-        const here = yield* Presence.hereNow({ channels: ROOMS, stateInfo: "all", keyset: users.alice })
-        yield* Console.log(indentedTable(here))
-      })
+      table: Effect.zipRight(stage.pause, rosterTable(roster, users.alice))
     }
     return c
   })
@@ -160,7 +179,9 @@ const departures = (c: Cast, bob: PresenceSession.PresenceSession) =>
 
 const story = (stage: Stage) =>
   Effect.gen(function*() {
-    const c = yield* cast(stage)
+    // who is here, kept current by the events: the occupancy tables below are this roster
+    const roster = yield* Presence.roster({ channels: ROOMS, stateInfo: "all" })
+    const c = yield* cast(stage, roster)
     // the events, live as they happen: watching does not make the watcher present
     const events = yield* Presence.subscribeEvents({ channels: ROOMS })
     yield* Effect.forkScoped(Stream.runForEach(events, (e) => Console.log(`  ${eventLine(e)}`)))

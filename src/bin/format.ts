@@ -1,6 +1,7 @@
 /**
  * Plain-text tables for the terminal.
  */
+import * as Context from "effect/Context"
 import * as Option from "effect/Option"
 import type { Presence, PresenceEvent } from "../index.js"
 
@@ -63,4 +64,28 @@ export const eventJson = (e: PresenceEvent.PresenceEvent): unknown => {
   const fields: Record<string, unknown> = { type: _tag, ...rest, group: Option.getOrNull(group) }
   if ("state" in e) fields.state = Option.getOrNull(e.state)
   return fields
+}
+
+/**
+ * Where stdout goes: a terminal, where a live table is redrawn in place, or a pipe or file, where
+ * each table follows the last.
+ */
+export class Screen extends Context.Reference<Screen>()("pn-presence/Screen", {
+  defaultValue: () => ({ terminal: false })
+}) {}
+
+/** Clears a terminal and puts the cursor top left. */
+export const CLEAR = "\u001b[H\u001b[2J"
+
+/** Two here-now results that say the same (occupants in any order). */
+export const sameView = (a: Presence.HereNowResult, b: Presence.HereNowResult): boolean => {
+  const canonical = (r: Presence.HereNowResult) =>
+    JSON.stringify([
+      r.totalChannels,
+      r.totalOccupancy,
+      [...r.channels.values()]
+        .map((c) => [c.channelName, c.count, [...c.uuids.values()].map((o) => o.uuid + stateText(o.state)).sort()])
+        .sort((x, y) => String(x[0]).localeCompare(String(y[0])))
+    ])
+  return canonical(a) === canonical(b)
 }

@@ -25,7 +25,7 @@ export const run = (args: ReadonlyArray<string>): void => {
     err: (text) => process.stderr.write(text)
   })
   NodeRuntime.runMain(
-    main(args, { interactive: process.stdin.isTTY === true }).pipe(
+    main(args, { interactive: process.stdin.isTTY === true, terminal: process.stdout.isTTY === true }).pipe(
       Effect.withConsole(console),
       Effect.provide(NodeContext.layer)
     ),

@@ -16,16 +16,26 @@ export interface CliResult {
 export const cli = (
   args: ReadonlyArray<string>,
   env: Record<string, string> = {},
-  options: { readonly interactive?: boolean; readonly colour?: boolean } = {}
+  options: {
+    readonly interactive?: boolean
+    readonly colour?: boolean
+    /** stdout is a terminal */
+    readonly terminal?: boolean
+    /** sees stdout as it is written (for commands that run until interrupted) */
+    readonly onOutput?: (text: string) => void
+  } = {}
 ): Effect.Effect<CliResult> =>
   Effect.suspend(() => {
     let stdout = ""
     let stderr = ""
     const console = shapedConsole(args, options.colour ?? false, {
-      out: (text) => (stdout += text),
+      out: (text) => {
+        stdout += text
+        options.onOutput?.(text)
+      },
       err: (text) => (stderr += text)
     })
-    return main(args, { interactive: options.interactive ?? false }).pipe(
+    return main(args, { interactive: options.interactive ?? false, terminal: options.terminal ?? false }).pipe(
       Effect.withConsole(console),
       Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))),
       Effect.provide(NodeContext.layer),
