@@ -13,6 +13,7 @@ import * as Option from "effect/Option"
 import type { PresenceEvent } from "../../PresenceEvent.js"
 import { ChannelOccupancy, HereNowResult, OccupantInfo, type StateInfo } from "../../PresenceResult.js"
 import { bare, fromFields } from "../build.js"
+import { OccupantMap } from "./occupants.js"
 
 /** What a roster watches. @internal */
 export interface ViewConfig {
@@ -25,9 +26,10 @@ export interface ViewConfig {
 interface Chan {
   readonly name: string
   count: number
-  uuids: Map<string, OccupantInfo>
-  /** `uuids` is held by a published result: copy it before changing it */
-  shared: boolean
+  /** never changed in place: the snapshot's map, or a persistent one (a change makes another) */
+  uuids: ReadonlyMap<string, OccupantInfo>
+  /** uuids changed since the last `publish` */
+  readonly changed: Set<string>
   /** the published instance, while nothing changed since */
   published: ChannelOccupancy | undefined
   /** every occupant is listed (the snapshot was not cut short) */
@@ -74,8 +76,9 @@ export const fromSnapshot = (
     chans.set(name, {
       name,
       count: c.count,
-      uuids: new Map(c.uuids),
-      shared: false,
+      uuids: c.uuids,
+      // against the view it replaces, every occupant may differ
+      changed: previous === undefined ? new Set() : new Set(c.uuids.keys()),
       published: undefined,
       complete: !c.hasMore,
       baseline: listing(config) ? c.uuids.size - c.count : 0
@@ -94,20 +97,26 @@ export const fromSnapshot = (
   return view
 }
 
-/** The channel an event is about, made writable (its occupants copied when a result holds them). */
-const writable = (view: View, name: string): Chan => {
+/** The channel an event is about, marked as touched. */
+const touch = (view: View, name: string): Chan => {
   let c = view.chans.get(name)
   if (c === undefined) {
-    c = { name, count: 0, uuids: new Map(), shared: false, published: undefined, complete: true, baseline: 0 }
+    c = { name, count: 0, uuids: new Map(), changed: new Set(), published: undefined, complete: true, baseline: 0 }
     view.chans.set(name, c)
   }
-  if (c.shared) {
-    c.uuids = new Map(c.uuids)
-    c.shared = false
-  }
-  c.published = undefined
   view.touched.add(name)
   return c
+}
+
+const put = (c: Chan, info: OccupantInfo): void => {
+  c.uuids = OccupantMap.from(c.uuids).with(info)
+  c.changed.add(info.uuid)
+}
+
+const remove = (c: Chan, uuid: string): void => {
+  if (!c.uuids.has(uuid)) return
+  c.uuids = OccupantMap.from(c.uuids).without(uuid)
+  c.changed.add(uuid)
 }
 
 const occupant = (uuid: string, state: Option.Option<unknown>): OccupantInfo => {
@@ -128,8 +137,8 @@ const applyDeltas = (c: Chan, event: PresenceEvent & { readonly _tag: "Interval"
   for (const u of event.left) balance.set(u, (balance.get(u) ?? 0) - 1)
   for (const u of event.timedOut) balance.set(u, (balance.get(u) ?? 0) - 1)
   for (const [uuid, b] of balance) {
-    if (b > 0 && !c.uuids.has(uuid)) c.uuids.set(uuid, occupant(uuid, Option.none()))
-    else if (b < 0) c.uuids.delete(uuid)
+    if (b > 0 && !c.uuids.has(uuid)) put(c, occupant(uuid, Option.none()))
+    else if (b < 0) remove(c, uuid)
   }
 }
 
@@ -144,21 +153,21 @@ export type Applied = "applied" | "snapshot"
 
 /** Applies one event. Occupancy always comes from the event. @internal */
 export const apply = (view: View, event: PresenceEvent): Applied => {
-  const c = writable(view, event.channel)
+  const c = touch(view, event.channel)
   c.count = event.occupancy
   if (!listing(view.config)) return "applied"
   const withState = view.config.stateInfo === "all"
   switch (event._tag) {
     case "Join":
-      c.uuids.set(event.uuid, occupant(event.uuid, withState ? event.state : Option.none()))
+      put(c, occupant(event.uuid, withState ? event.state : Option.none()))
       return "applied"
     case "Leave":
     case "Timeout":
-      c.uuids.delete(event.uuid)
+      remove(c, event.uuid)
       return "applied"
     case "StateChange": {
       // here-now lists present users only: state set by someone absent shows nowhere
-      if (withState && c.uuids.has(event.uuid)) c.uuids.set(event.uuid, occupant(event.uuid, event.state))
+      if (withState && c.uuids.has(event.uuid)) put(c, occupant(event.uuid, event.state))
       return "applied"
     }
     case "Interval": {
@@ -187,8 +196,8 @@ export const drifted = (view: View): boolean => {
 
 /**
  * The view as a `HereNowResult`, when anything changed since the last one: unchanged channels
- * keep their instances, changed ones are built anew (their occupant maps are never changed after
- * they are handed out).
+ * keep their instances; a changed one gets a new instance over its (persistent) occupants — no
+ * copy, whatever the channel's size.
  *
  * @internal
  */
@@ -205,12 +214,14 @@ export const publish = (view: View): Option.Option<HereNowResult> => {
       continue
     }
     const before = previous.get(name)
-    if (before !== undefined && before.count === c.count && sameOccupants(before.uuids, c.uuids)) {
+    if (before !== undefined && before.count === c.count && sameOccupants(before.uuids, c.uuids, c.changed)) {
       // changes that cancel out (a join and its leave): the published instance stands
       c.published = before
-      continue
+    } else {
+      c.published = undefined
+      changed = true
     }
-    changed = true
+    c.changed.clear()
   }
   view.touched.clear()
   if (!changed && sameKeys(previous, view.chans)) return Option.none()
@@ -218,12 +229,19 @@ export const publish = (view: View): Option.Option<HereNowResult> => {
   return Option.some(view.result)
 }
 
-const sameOccupants = (a: ReadonlyMap<string, OccupantInfo>, b: ReadonlyMap<string, OccupantInfo>): boolean => {
+/** Whether `b` lists what `a` lists, given that only the uuids in `changed` may differ. */
+const sameOccupants = (
+  a: ReadonlyMap<string, OccupantInfo>,
+  b: ReadonlyMap<string, OccupantInfo>,
+  changed: ReadonlySet<string>
+): boolean => {
+  if (a === b) return true
   if (a.size !== b.size) return false
-  for (const [uuid, info] of b) {
-    const other = a.get(uuid)
-    if (other === undefined) return false
-    if (other !== info && !sameState(other.state, info.state)) return false
+  for (const uuid of changed) {
+    const x = a.get(uuid)
+    const y = b.get(uuid)
+    if (x === y) continue
+    if (x === undefined || y === undefined || !sameState(x.state, y.state)) return false
   }
   return true
 }
@@ -246,7 +264,6 @@ const build = (view: View): HereNowResult => {
     if (out === undefined) {
       out = fromFields(ChannelOccupancy, { channelName: c.name, count: c.count, uuids: c.uuids, hasMore: !c.complete })
       c.published = out
-      c.shared = true
     }
     channels.set(c.name, out)
     total += c.count
