@@ -80,13 +80,13 @@ const program = Effect.gen(function*() {
   process.stdout.write(
     `ready ${JSON.stringify({ occupants: view.channels.get(channel)?.count ?? 0, heldBytes: held })}\n`
   )
-  yield* Effect.async<void>((resume) => {
+  yield* Effect.async<undefined>((resume) => {
     process.stdin.setEncoding("utf8")
     process.stdin.on("data", (d: string) => {
       if (d.includes("start")) {
         started = process.cpuUsage()
       }
-      if (d.includes("stop")) resume(Effect.void)
+      if (d.includes("stop")) resume(Effect.succeed(undefined))
     })
   })
   const cpu = process.cpuUsage(started)
