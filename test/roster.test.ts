@@ -366,6 +366,19 @@ describe("Presence.roster: its end", () => {
       assert.strictEqual((yield* em.snapshot).holding, 0)
     }).pipe(Effect.provide(live())))
 
+  it.scoped("shares the long-poll with the events streams of its keyset", () =>
+    Effect.gen(function*() {
+      const em = yield* Emulator.Emulator
+      const events = yield* Presence.subscribeEvents({ channels: ["lobby"] })
+      const roster = yield* Presence.roster({ channels: ["lobby", "kitchen"] })
+      const collected = yield* Effect.fork(Stream.runCollect(Stream.take(events, 1)))
+      yield* join("a", ["lobby"])
+      yield* until(roster, has("lobby", "a"))
+      assert.strictEqual([...yield* Fiber.join(collected)][0]._tag, "Join")
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual((yield* em.snapshot).holding, 1)
+    }).pipe(Effect.provide(live())))
+
   it.effect("bad options are typed errors, and nothing is sent", () =>
     Effect.gen(function*() {
       const em = yield* Emulator.Emulator
