@@ -14,6 +14,7 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Schedule from "effect/Schedule"
+import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as Subscribable from "effect/Subscribable"
@@ -22,10 +23,11 @@ import * as eventsInternal from "./internal/events/stream.js"
 import * as hereNowInternal from "./internal/hereNow.js"
 import * as rosterInternal from "./internal/roster/roster.js"
 import * as state from "./internal/state.js"
+import * as typedInternal from "./internal/typed.js"
 import * as whereNowInternal from "./internal/whereNow.js"
 import type { KeysetSelection, KeysetService } from "./Keyset.js"
 import type { PresenceError } from "./PresenceError.js"
-import type { PresenceEvent } from "./PresenceEvent.js"
+import type { PresenceEvent, TypedPresenceEvent } from "./PresenceEvent.js"
 import type {
   GetStateResult,
   HeartbeatResult,
@@ -34,6 +36,9 @@ import type {
   PresenceState,
   SetStateResult,
   StateInfo,
+  TypedGetStateResult,
+  TypedHereNowResult,
+  TypedState,
   WhereNowResult
 } from "./PresenceResult.js"
 import * as PresenceSession from "./PresenceSession.js"
@@ -456,3 +461,96 @@ export interface Roster extends Subscribable.Subscribable<HereNowResult, Presenc
 export const roster: (
   options: RosterOptions
 ) => Effect.Effect<Roster, PresenceError, Scope.Scope | Requirements> = rosterInternal.roster
+
+/**
+ * Options of a typed `setState`: the state is the schema's type.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TypedSetStateOptions<A> extends Targets, KeysetSelection {
+  readonly state: A
+}
+
+/**
+ * Options of a typed `announceHeartbeat`: state per channel or group, of the schema's type.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TypedHeartbeatOptions<A> extends Targets, KeysetSelection {
+  readonly heartbeat?: number | undefined
+  readonly state?: Readonly<Record<string, A>> | ReadonlyMap<string, A> | undefined
+}
+
+/**
+ * A {@link Roster} whose occupants' state is typed by the app's schema.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TypedRoster<A> extends Subscribable.Subscribable<TypedHereNowResult<A>, PresenceError> {}
+
+/**
+ * The presence operations for one state type: what {@link typed} returns. Same options and
+ * requirements as the untyped operations; state going out is the schema's type, state coming in
+ * is decoded with it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TypedPresence<A> {
+  readonly hereNow: (options?: HereNowOptions) => Effect.Effect<TypedHereNowResult<A>, PresenceError, Requirements>
+  readonly hereNowAll: (
+    options?: HereNowAllOptions
+  ) => Effect.Effect<TypedHereNowResult<A>, PresenceError, Requirements>
+  readonly getState: (options: GetStateOptions) => Effect.Effect<TypedGetStateResult<A>, PresenceError, Requirements>
+  /** Sets your state; succeeds with the state the service stored, decoded. */
+  readonly setState: (options: TypedSetStateOptions<A>) => Effect.Effect<TypedState<A>, PresenceError, Requirements>
+  readonly announceHeartbeat: (
+    options: TypedHeartbeatOptions<A>
+  ) => Effect.Effect<HeartbeatResult, PresenceError, Requirements>
+  readonly enter: (
+    options: PresenceSession.TypedEnterOptions<A>
+  ) => Effect.Effect<PresenceSession.TypedPresenceSession<A>, PresenceError, Scope.Scope | Requirements>
+  readonly events: (options: EventsOptions) => Stream.Stream<TypedPresenceEvent<A>, PresenceError, Requirements>
+  readonly subscribeEvents: (
+    options: EventsOptions
+  ) => Effect.Effect<Stream.Stream<TypedPresenceEvent<A>, PresenceError>, PresenceError, Scope.Scope | Requirements>
+  readonly roster: (options: RosterOptions) => Effect.Effect<TypedRoster<A>, PresenceError, Scope.Scope | Requirements>
+}
+
+/**
+ * Presence with state typed by your own `Schema`: describe the state once, and every operation
+ * takes and gives that type.
+ *
+ * Going out, state is encoded with the schema (a `Date` travels as its encoded form) and must
+ * encode to a flat JSON object (PubNub's rule); a value that does not is an
+ * `InvalidArgumentError` carrying the `parseError`, and nothing is sent. Coming in, state is
+ * decoded with the schema; an occupant (or an event, or a channel of get-state) whose state does not
+ * decode does not fail the call: its `state` is `None` and its `stateError` says why.
+ *
+ * @example
+ * import { Effect, Option, Schema } from "effect"
+ * import { Presence } from "effect-pubnub-presence"
+ *
+ * const ChatState = Schema.Struct({
+ *   typing: Schema.Boolean,
+ *   mood: Schema.Literal("happy", "busy", "away"),
+ *   since: Schema.optional(Schema.DateFromString)
+ * })
+ * const Chat = Presence.typed(ChatState)
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Chat.setState({ channels: ["lobby"], state: { typing: true, mood: "busy" } })
+ *   const here = yield* Chat.hereNow({ channels: ["lobby"], stateInfo: "all" })
+ *   for (const occupant of here.channels.get("lobby")?.uuids.values() ?? []) {
+ *     const mood = Option.map(occupant.state, (s) => s.mood) // Option<"happy" | "busy" | "away">
+ *     yield* Effect.log(occupant.uuid, Option.getOrElse(mood, () => "unknown"))
+ *   }
+ * })
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const typed: <A, I>(schema: Schema.Schema<A, I>) => TypedPresence<A> = typedInternal.typed

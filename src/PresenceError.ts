@@ -9,18 +9,25 @@
  */
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 
 /**
- * Bad input caught before any request was sent.
+ * Bad input caught before any request was sent. `parseError` is there when a value did not
+ * encode with the app's own state schema (`Presence.typed`).
  *
  * @since 0.1.0
  * @category errors
  */
 export class InvalidArgumentError extends Schema.TaggedError<InvalidArgumentError>()("InvalidArgumentError", {
   argument: Schema.String,
-  reason: Schema.String
+  reason: Schema.String,
+  parseError: Schema.optional(
+    Schema.declare((u): u is ParseResult.ParseError => u instanceof ParseResult.ParseError, {
+      identifier: "ParseError"
+    })
+  )
 }) {
   override get message(): string {
     return `Invalid ${this.argument}: ${this.reason}`

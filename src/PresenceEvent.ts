@@ -10,8 +10,34 @@
 import * as Data from "effect/Data"
 import type * as Metric from "effect/Metric"
 import type * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
 import * as metrics from "./internal/events/metrics.js"
 import type { StateObject } from "./PresenceResult.js"
+
+/**
+ * Why an event's state did not decode with the app's schema (`Presence.typed`); its `state` is then
+ * `None`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StateDecoding {
+  readonly stateError: Option.Option<ParseResult.ParseError>
+}
+
+/**
+ * A presence event from `Presence.typed(schema).events`: state typed by the schema, and
+ * `stateError` on the events that carry state.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TypedPresenceEvent<A> =
+  | (Join<A> & StateDecoding)
+  | (Leave<A> & StateDecoding)
+  | (Timeout<A> & StateDecoding)
+  | (StateChange<A> & StateDecoding)
+  | Interval
 
 /**
  * What every event says about where and when it happened.

@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 
 /**
@@ -182,3 +183,62 @@ export class LeaveResult extends Schema.Class<LeaveResult>("effect-pubnub-presen
   channels: Schema.Array(Schema.String),
   channelGroups: Schema.Array(Schema.String)
 }) {}
+
+/**
+ * State read with the app's schema (`Presence.typed`): `state` is the decoded value, or `None` —
+ * when there is none, or when it does not decode, and then `stateError` says why.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TypedState<A> {
+  readonly state: Option.Option<A>
+  readonly stateError: Option.Option<ParseResult.ParseError>
+}
+
+/**
+ * One occupant, with state typed by the app's schema.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TypedOccupantInfo<A> extends TypedState<A> {
+  readonly uuid: string
+}
+
+/**
+ * {@link ChannelOccupancy} with typed occupants.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TypedChannelOccupancy<A> {
+  readonly channelName: string
+  readonly count: number
+  readonly uuids: ReadonlyMap<string, TypedOccupantInfo<A>>
+  readonly hasMore: boolean
+}
+
+/**
+ * {@link HereNowResult} with typed occupants.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TypedHereNowResult<A> {
+  readonly totalChannels: number
+  readonly totalOccupancy: number
+  readonly channels: ReadonlyMap<string, TypedChannelOccupancy<A>>
+  readonly nextOffset: Option.Option<number>
+}
+
+/**
+ * {@link GetStateResult} with typed state per channel.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TypedGetStateResult<A> {
+  readonly uuid: string
+  readonly channels: ReadonlyMap<string, TypedState<A>>
+}

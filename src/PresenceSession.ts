@@ -80,6 +80,38 @@ export interface PresenceSession {
 }
 
 /**
+ * A session from `Presence.typed(schema).enter`: its state is the schema's type, encoded before it
+ * is sent (a value that does not encode is an `InvalidArgumentError`, and nothing is sent).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TypedPresenceSession<A> extends Omit<PresenceSession, "add" | "setState"> {
+  readonly add: (targets: TypedAddOptions<A>) => Effect.Effect<void, PresenceError>
+  readonly setState: (state: A, targets?: Targets) => Effect.Effect<void, PresenceError>
+}
+
+/**
+ * What a typed session's `add` takes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TypedAddOptions<A> extends Targets {
+  readonly state?: Readonly<Record<string, A>> | ReadonlyMap<string, A> | undefined
+}
+
+/**
+ * Options of `Presence.typed(schema).enter`: {@link EnterOptions} with typed state.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TypedEnterOptions<A> extends Omit<EnterOptions, "state"> {
+  readonly state?: Readonly<Record<string, A>> | ReadonlyMap<string, A> | undefined
+}
+
+/**
  * What `add` takes: channels and groups, and optionally the state to send with them.
  *
  * @since 0.1.0

@@ -150,3 +150,21 @@ export const decodeUnknownEither = <A, I>(schema: Schema.Schema<A, I>) => {
     }
   }
 }
+
+/**
+ * `Schema.encodeEither` (first error only) that never throws (a transformation may throw).
+ *
+ * @internal
+ */
+export const encodeEither = <A, I>(schema: Schema.Schema<A, I>) => {
+  const encode = Schema.encodeEither(schema, { errors: "first" })
+  return (a: A): Either.Either<I, ParseResult.ParseError> => {
+    try {
+      return encode(a)
+    } catch {
+      return Either.left(
+        new ParseResult.ParseError({ issue: new ParseResult.Type(schema.ast, a, "a value that cannot be encoded") })
+      )
+    }
+  }
+}
