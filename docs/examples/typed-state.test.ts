@@ -47,6 +47,7 @@ it.effect("the test recipe: alice decodes; bob has a stateError, and only bob", 
     const here = yield* Moods.hereNow({ channels: ["lobby"], stateInfo: "all" })
     const occupants = here.channels.get("lobby")?.uuids
     assert.deepStrictEqual(occupants?.get("alice")?.state, Option.some({ mood: "happy" as const }))
-    assert.isTrue(Option.isNone(occupants?.get("alice")?.stateError ?? Option.some(0)))
+    const aliceError = occupants?.get("alice")?.stateError
+    assert.isTrue(aliceError !== undefined && Option.isNone(aliceError))
     assert.isTrue(Option.isSome(occupants?.get("bob")?.stateError ?? Option.none()))
   }).pipe(Effect.provide(Local)))
