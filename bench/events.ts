@@ -20,7 +20,7 @@ import { Agent } from "undici"
 import * as Emulator from "../src/Emulator.js"
 import { decodeMessage, decodeMessageWithSchema } from "../src/internal/events/decode.js"
 import { NodeEmulator } from "../src/node/index.js"
-import { fullGc, run, startEmulatorProcess, writeResults } from "./util.js"
+import { fullGc, lineReader, run, startEmulatorProcess, writeResults } from "./util.js"
 
 const CHANNELS = 100
 const USERS = Number(process.env.BENCH_EVENTS_USERS ?? 400)
@@ -48,34 +48,7 @@ const child = (script: string, args: ReadonlyArray<string>): Child => {
     cwd: root,
     stdio: ["ignore", "pipe", "inherit"]
   })
-  let out = ""
-  const waiters: Array<() => void> = []
-  const stdout = p.stdout
-  if (stdout === null) throw new Error("no stdout")
-  stdout.setEncoding("utf8")
-  stdout.on("data", (d: string) => {
-    out += d
-    for (const w of waiters.splice(0)) w()
-  })
-  const line = (pattern: RegExp) =>
-    new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`${script}: no ${pattern} in 120 s: ${out.slice(0, 500)}`)),
-        120_000
-      )
-      const look = () => {
-        const found = out.split("\n").find((l) => pattern.test(l))
-        if (found !== undefined) {
-          clearTimeout(timer)
-          resolve(found)
-        } else waiters.push(look)
-      }
-      p.once("exit", (code) => {
-        if (out.split("\n").every((l) => !pattern.test(l))) reject(new Error(`${script} exited with ${code}`))
-      })
-      look()
-    })
-  return { process: p, line }
+  return { process: p, line: lineReader(p, script) }
 }
 
 const percentile = (values: ReadonlyArray<number>, p: number) => {

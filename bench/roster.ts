@@ -19,7 +19,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { cpus } from "node:os"
 import { fileURLToPath } from "node:url"
 import { Agent } from "undici"
-import { run, startEmulatorProcess, writeResults } from "./util.js"
+import { lineReader, run, startEmulatorProcess, writeResults } from "./util.js"
 
 const OCCUPANTS = Number(process.env.BENCH_OCCUPANTS ?? 10_000)
 const RATE = Number(process.env.BENCH_RATE ?? 200)
@@ -45,26 +45,7 @@ const watcher = (kind: string, origin: string, first: number): Watcher => {
     [...profile, "--expose-gc", "--import", "tsx", "bench/roster/watcher.ts", kind, origin, CHANNEL, String(first)],
     { cwd: root, stdio: ["pipe", "pipe", "inherit"] }
   )
-  let out = ""
-  const waiters: Array<() => void> = []
-  p.stdout?.setEncoding("utf8")
-  p.stdout?.on("data", (d: string) => {
-    out += d
-    for (const w of waiters.splice(0)) w()
-  })
-  const line = (pattern: RegExp) =>
-    new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${kind}: no ${pattern} in 180 s`)), 180_000)
-      const look = () => {
-        const found = out.split("\n").find((l) => pattern.test(l))
-        if (found !== undefined) {
-          clearTimeout(timer)
-          resolve(found)
-        } else waiters.push(look)
-      }
-      look()
-    })
-  return { process: p, line }
+  return { process: p, line: lineReader(p, kind, 180_000) }
 }
 
 run(async () => {

@@ -4,7 +4,7 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Layer } from "effect"
-import { spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { Keyset, PubNubConfig } from "../src/index.js"
@@ -80,4 +80,45 @@ export const fullGc = (): void => {
   const g = (globalThis as { gc?: () => void }).gc
   if (g === undefined) throw new Error("run with --expose-gc")
   for (let i = 0; i < 3; i++) g()
+}
+
+/**
+ * Waiting for lines of a child's stdout: `line(pattern)` resolves with the first line (seen so far
+ * or to come) that matches, or fails after `timeoutMs` or when the child exits without one.
+ */
+export const lineReader = (
+  child: ChildProcess,
+  label: string,
+  timeoutMs = 120_000
+): (pattern: RegExp) => Promise<string> => {
+  let out = ""
+  const waiters: Array<() => void> = []
+  const stdout = child.stdout
+  if (stdout === null) throw new Error(`${label}: no stdout`)
+  stdout.setEncoding("utf8")
+  stdout.on("data", (d: string) => {
+    out += d
+    for (const w of waiters.splice(0)) w()
+  })
+  return (pattern) =>
+    new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${label}: no ${pattern} in ${timeoutMs / 1000} s: ${out.slice(0, 500)}`)),
+        timeoutMs
+      )
+      const look = () => {
+        const found = out.split("\n").find((l) => pattern.test(l))
+        if (found !== undefined) {
+          clearTimeout(timer)
+          resolve(found)
+        } else waiters.push(look)
+      }
+      child.once("exit", (code) => {
+        if (out.split("\n").every((l) => !pattern.test(l))) {
+          clearTimeout(timer)
+          reject(new Error(`${label} exited with ${code}`))
+        }
+      })
+      look()
+    })
 }
