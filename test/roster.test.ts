@@ -255,7 +255,7 @@ describe("Presence.roster: snapshots when events may have missed something", () 
       yield* assertTrue(roster, { channels: ["lobby"] }, ["lobby"])
     }).pipe(Effect.provide(live())))
 
-  it.scoped("interval mode without deltas, and here_now_refresh: a fresh snapshot", () =>
+  it.scoped("interval mode without deltas: a fresh snapshot", () =>
     Effect.gen(function*() {
       const em = yield* Emulator.Emulator
       yield* em.configure({ announceMax: 0, intervalSeconds: 10, presenceDeltas: false })
@@ -270,6 +270,27 @@ describe("Presence.roster: snapshots when events may have missed something", () 
       yield* TestClock.adjust("10 seconds")
       yield* until(roster, has("lobby", "b", "c"))
       yield* assertTrue(roster, { channels: ["lobby"] }, ["lobby"])
+    }).pipe(Effect.provide(live())))
+
+  it.scoped("here_now_refresh (deltas too large for a report): a fresh snapshot", () =>
+    Effect.gen(function*() {
+      const em = yield* Emulator.Emulator
+      yield* em.configure({ announceMax: 0, intervalSeconds: 10 })
+      const roster = yield* Presence.roster({ channels: ["lobby"] })
+      const report = yield* Effect.fork(Stream.runHead(yield* Presence.subscribeEvents({ channels: ["lobby"] })))
+      const before = (yield* em.requests).filter((r) => r.operation === "hereNow").length
+      // 400 joins with 90-character uuids: more than 32 KB of deltas
+      const long = (i: number) => `${"u".repeat(85)}${String(i).padStart(5, "0")}`
+      for (let i = 0; i < 400; i++) {
+        yield* em.serve("GET", `/v2/presence/sub-key/demo/channel/lobby/heartbeat?uuid=${long(i)}&heartbeat=300`)
+      }
+      yield* TestClock.adjust("10 seconds")
+      const view = yield* until(roster, (v) => v.channels.get("lobby")?.uuids.size === 400)
+      assert.strictEqual(view.channels.get("lobby")?.count, 400)
+      const after = (yield* em.requests).filter((r) => r.operation === "hereNow").length
+      assert.strictEqual(after - before, 1, "one snapshot")
+      const interval = Option.getOrThrow(yield* Fiber.join(report))
+      assert.isTrue(interval._tag === "Interval" && interval.hereNowRefresh && interval.joined.length === 0)
     }).pipe(Effect.provide(live())))
 
   it.scoped("counts that stop matching the occupants listed: a snapshot after a grace second", () =>
