@@ -7,7 +7,8 @@
  *
  * - `roster`: `Presence.roster`;
  * - `second`: a here-now of every page once a second;
- * - `each`: a here-now of every page on every event (one at a time).
+ * - `each`: a here-now of every page on every event (one at a time);
+ * - `events`: only the event stream, keeping no list — what the long-poll itself costs.
  *
  * Reported per watcher: CPU per event (its process, measuring taken out), here-now requests sent,
  * the latency from a join's sending to the first view that shows it (p50 / p99), views produced,
@@ -24,7 +25,7 @@ import { lineReader, run, startEmulatorProcess, writeResults } from "./util.js"
 const OCCUPANTS = Number(process.env.BENCH_OCCUPANTS ?? 10_000)
 const RATE = Number(process.env.BENCH_RATE ?? 200)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
-const KINDS = (process.env.BENCH_KINDS ?? "roster,second,each").split(",")
+const KINDS = (process.env.BENCH_KINDS ?? "roster,second,each,events").split(",")
 const CHANNEL = "big"
 
 const root = fileURLToPath(new URL("..", import.meta.url))

@@ -5,7 +5,8 @@
  * - `roster`: `Presence.roster` — one snapshot, then the events;
  * - `each`: what an app writes without it — every presence event triggers a fresh here-now of
  *   every page (one at a time: events that come meanwhile wait);
- * - `second`: a fresh here-now of every page once a second.
+ * - `second`: a fresh here-now of every page once a second;
+ * - `events`: no list at all, only `Presence.events` — the long-poll's own cost, for comparison.
  *
  * Prints `ready` (with the heap its view holds) once it has a first view. Joins are named `n<i>`,
  * in order from `n<first>`: it notes when a view first shows each (a lookup or two per view, so
@@ -34,8 +35,10 @@ const seen = (view: Presence.HereNowResult): void => {
   const uuids = view.channels.get(channel)?.uuids
   if (uuids === undefined) return
   const now = wallNow()
-  // joins live a second: one this view no longer shows, with a later one shown, was missed
-  if (!uuids.has(`n${next}`)) {
+  // joins live a second: with a view a second (or a walk per event, falling behind), one this
+  // view no longer shows, with a later one shown, was missed (the roster's views miss none, and
+  // are not charged for looking)
+  if (kind !== "roster" && !uuids.has(`n${next}`)) {
     let later = 1
     while (later <= 200 && !uuids.has(`n${next + later}`)) later++
     if (later <= 200) {
@@ -60,7 +63,19 @@ const program = Effect.gen(function*() {
   const before = heapMB()
   let view: Presence.HereNowResult
   let fiber: Fiber.RuntimeFiber<void, unknown>
-  if (kind === "roster") {
+  if (kind === "events") {
+    view = yield* walk
+    const events = yield* Presence.subscribeEvents({ channels: [channel] })
+    fiber = yield* Effect.forkScoped(Stream.runForEach(events, (e) =>
+      Effect.sync(() => {
+        if (started === undefined || e._tag !== "Join") return
+        views++
+        if (e.uuid === `n${next}`) {
+          seenAt.push(wallNow())
+          next++
+        }
+      })))
+  } else if (kind === "roster") {
     const roster = yield* Presence.roster({ channels: [channel] })
     view = yield* roster.get
     fiber = yield* Effect.forkScoped(Stream.runForEach(roster.changes, (v) => Effect.sync(() => seen(v))))
