@@ -136,6 +136,26 @@ describe("Presence.typed: state that does not decode marks that occupant only", 
       assert.isTrue(Option.isSome(occupants?.get("bob")?.stateError ?? Option.none()))
     }).pipe(Effect.provide(Live)))
 
+  it.effect("a hostile answer's state (5,000 levels deep, or megabytes): a stateError whose message is short and safe to read", () =>
+    Effect.gen(function*() {
+      const em = yield* Emulator.Emulator
+      const deep = "{\"a\":".repeat(5000) + "1" + "}".repeat(5000)
+      const body = `{"status":200,"message":"OK","service":"Presence","occupancy":2,"uuids":[` +
+        `{"uuid":"deep","state":{"typing":false,"mood":${deep}}},{"uuid":"huge","state":{"typing":false,"mood":"${
+          "x".repeat(5_000_000)
+        }"}}]}`
+      yield* em.addFault({ path: "/v2/presence/sub-key/demo/channel/lobby", status: 200, body })
+      const here = yield* Chat.hereNow({ channels: ["lobby"], stateInfo: "all" })
+      for (const uuid of ["deep", "huge"]) {
+        const error = here.channels.get("lobby")?.uuids.get(uuid)?.stateError
+        assert.isTrue(error !== undefined && Option.isSome(error), uuid)
+        if (error !== undefined && Option.isSome(error)) {
+          assert.isBelow(error.value.message.length, 1000, uuid)
+          assert.include(error.value.message, "mood")
+        }
+      }
+    }).pipe(Effect.provide(Live)))
+
   it.effect("no state is not a bad state", () =>
     Effect.gen(function*() {
       yield* Presence.announceHeartbeat({ channels: ["lobby"], keyset: bob })

@@ -168,3 +168,18 @@ export const encodeEither = <A, I>(schema: Schema.Schema<A, I>) => {
     }
   }
 }
+
+/**
+ * A `ParseError` that is safe to show and to keep: its message is {@link describeIssue} of the
+ * original (bounded), and it holds a preview of the offending value instead of the value. Schema's
+ * own message prints the whole value, recursively — on a deeply nested one reading `message`
+ * overflows the stack. For parse errors handed to apps (typed state).
+ *
+ * @internal
+ */
+export const boundedParseError = (
+  ast: AST.AST,
+  error: ParseResult.ParseError,
+  actual: unknown
+): ParseResult.ParseError =>
+  new ParseResult.ParseError({ issue: new ParseResult.Type(ast, preview(actual), describeIssue(error.issue)) })

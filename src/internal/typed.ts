@@ -33,7 +33,7 @@ import type { PresenceSession, TypedPresenceSession } from "../PresenceSession.j
 import * as announce from "./announce.js"
 import * as events from "./events/stream.js"
 import * as hereNowInternal from "./hereNow.js"
-import { decodeUnknownEither, describeIssue, encodeEither } from "./issue.js"
+import { boundedParseError, decodeUnknownEither, describeIssue, encodeEither } from "./issue.js"
 import { roster } from "./roster/roster.js"
 import { enter } from "./session.js"
 import * as state from "./state.js"
@@ -106,7 +106,9 @@ const makeCodec = <A, I>(schema: Schema.Schema<A, I>) => {
     Either.match(decode(u), {
       // get-state answers `{}` where there is no state: that is no state, not a bad one
       onLeft: (error): TypedState<A> =>
-        isEmptyObject(u) ? NO_STATE : { state: Option.none(), stateError: Option.some(error) },
+        isEmptyObject(u)
+          ? NO_STATE
+          : { state: Option.none(), stateError: Option.some(boundedParseError(schema.ast, error, u)) },
       onRight: (a): TypedState<A> => ({ state: Option.some(a), stateError: Option.none() })
     })
   const fromOption = (state: Option.Option<unknown>): TypedState<A> =>
