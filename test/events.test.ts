@@ -379,6 +379,21 @@ describe("Presence.events: a service that cannot be reached at the start", () =>
       assert.deepStrictEqual([...yield* Fiber.join(fiber)].map(describeEvent), ["join alice@lobby"])
     }).pipe(Effect.provide(Live)))
 
+  it.scoped("a 429 on the handshake is retried no sooner than its Retry-After", () =>
+    Effect.gen(function*() {
+      const em = yield* Emulator.Emulator
+      yield* em.addFault({ path: "/v2/subscribe/demo", status: 429, retryAfter: 30, times: 1 })
+      const handshakes = Effect.map(em.requests, (rs) => rs.filter((r) => r.operation === "subscribe").length)
+      const subscribing = yield* Effect.fork(
+        Presence.subscribeEvents({ channels: ["lobby"], retry: Schedule.spaced("1 second") })
+      )
+      yield* TestClock.adjust("29 seconds")
+      assert.strictEqual(yield* handshakes, 0, "not before Retry-After (the 429 itself is not counted)")
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(subscribing)
+      assert.strictEqual(yield* handshakes, 1)
+    }).pipe(Effect.provide(Live)))
+
   it.scoped("waiting for it can be interrupted; a schedule that gives up fails with the typed error", () =>
     Effect.gen(function*() {
       const em = yield* Emulator.Emulator

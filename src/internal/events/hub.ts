@@ -20,7 +20,7 @@ import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import type * as Schedule from "effect/Schedule"
+import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import type { Keyset } from "../../Keyset.js"
 import { isRetryable, type PresenceError } from "../../PresenceError.js"
@@ -408,6 +408,15 @@ const hubFor = (place: Place): Effect.Effect<Hub> =>
     return hub
   })
 
+/** `schedule`, waiting at least a 429's `Retry-After` (as the polls' reconnects do). */
+const atLeastRetryAfter = <Out>(
+  schedule: Schedule.Schedule<Out, PresenceError>
+): Schedule.Schedule<[Out, PresenceError], PresenceError> =>
+  Schedule.modifyDelay(
+    Schedule.intersect(schedule, Schedule.identity<PresenceError>()),
+    ([, error], delay) => Duration.max(delay, Duration.millis(retryAfterMs(error)))
+  )
+
 /**
  * Adds a stream to its hub (made if needed): after the handshake (when the hub has no cursor yet)
  * it gets the events after `since` — the given timetoken, or the hub's cursor. The hub it joined.
@@ -445,7 +454,7 @@ const joinHub = (
         // (interruptible: a stream's acquisition is not, and this may wait for a long time)
         hub.cursor = yield* Effect.provide(
           Effect.interruptible(Effect.retry(handshake(hub.keyset, s), {
-            schedule: s.retry,
+            schedule: atLeastRetryAfter(s.retry),
             while: (e) => isRetryable(e) || e._tag === "MalformedResponseError"
           })),
           hub.context
