@@ -293,6 +293,19 @@ describe("Presence.roster: snapshots when events may have missed something", () 
       assert.isTrue(interval._tag === "Interval" && interval.hereNowRefresh && interval.joined.length === 0)
     }).pipe(Effect.provide(live())))
 
+  it.scoped("a snapshot refused with 429 is taken again no sooner than its Retry-After", () =>
+    Effect.gen(function*() {
+      const em = yield* Emulator.Emulator
+      const hereNows = Effect.map(em.requests, (rs) => rs.filter((r) => r.operation === "hereNow").length)
+      yield* em.addFault({ path: "/v2/presence/sub-key/demo/channel/lobby", status: 429, retryAfter: 20, times: 1 })
+      const starting = yield* Effect.fork(Presence.roster({ channels: ["lobby"], retry: Schedule.spaced("1 second") }))
+      yield* TestClock.adjust("19 seconds")
+      assert.strictEqual(yield* hereNows, 0)
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(starting)
+      assert.strictEqual(yield* hereNows, 1)
+    }).pipe(Effect.provide(live())))
+
   it.scoped("counts that stop matching the occupants listed: a snapshot after a grace second", () =>
     Effect.gen(function*() {
       const em = yield* Emulator.Emulator

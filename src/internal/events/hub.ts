@@ -408,8 +408,8 @@ const hubFor = (place: Place): Effect.Effect<Hub> =>
     return hub
   })
 
-/** `schedule`, waiting at least a 429's `Retry-After` (as the polls' reconnects do). */
-const atLeastRetryAfter = <Out>(
+/** `schedule`, waiting at least a 429's `Retry-After` (as the polls' reconnects do). @internal */
+export const atLeastRetryAfter = <Out>(
   schedule: Schedule.Schedule<Out, PresenceError>
 ): Schedule.Schedule<[Out, PresenceError], PresenceError> =>
   Schedule.modifyDelay(

@@ -28,7 +28,7 @@ import type { KeysetService } from "../../Keyset.js"
 import type { Roster, RosterOptions } from "../../Presence.js"
 import { type InvalidArgumentError, isRetryable, type PresenceError } from "../../PresenceError.js"
 import type { HereNowResult, StateInfo } from "../../PresenceResult.js"
-import type { Item } from "../events/hub.js"
+import { atLeastRetryAfter, type Item } from "../events/hub.js"
 import { checkRetry, subscribeItems } from "../events/stream.js"
 import { hereNowAll } from "../hereNow.js"
 import { invalid, readOptions, TARGET_KEYS, targets } from "../options.js"
@@ -178,10 +178,11 @@ export const roster = (
       true
     )
     const walk = hereNowAll({ channels, channelGroups, stateInfo, ...checked.selection })
-    const first = yield* Effect.retry(walk, { schedule: checked.retry, while: isRetryable })
+    const schedule = atLeastRetryAfter(checked.retry)
+    const first = yield* Effect.retry(walk, { schedule, while: isRetryable })
     const context = yield* Effect.context<KeysetService | HttpClient.HttpClient>()
     const again = Effect.retry(walk, {
-      schedule: checked.retry,
+      schedule,
       while: (e) => isRetryable(e) || e._tag === "MalformedResponseError"
     }).pipe(Effect.provide(context))
     const latest = yield* makeLatest(first)
