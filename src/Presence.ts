@@ -440,7 +440,7 @@ export interface Roster extends Subscribable.Subscribable<HereNowResult, Presenc
  * full answer, `here_now_refresh`, an interval report without deltas (or, with `stateInfo: "all"`,
  * with joins) and counts that stop matching the occupants listed all make it take a fresh
  * snapshot. Counts always come from the service. It emits only when the view changed — at most
- * once per poll answer — and shares the long-poll of {@link events}. It lives until its scope
+ * once per poll answer or snapshot — and shares the long-poll of {@link events}. It lives until its scope
  * closes.
  *
  * @example
