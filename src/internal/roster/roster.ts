@@ -123,12 +123,12 @@ const applyBatch = (loop: Loop, items: Iterable<Item>, now: number): string | un
   return reason
 }
 
-/** Waits for the next batch, or until a snapshot is due (`None`). */
+/** Waits for the next batch (and whether the stream ended), or until a snapshot is due (`None`). */
 const nextBatch = (items: Mailbox.ReadonlyMailbox<Item, PresenceError>, loop: Loop) =>
   Effect.flatMap(Clock.currentTimeMillis, (now) => {
     const drift = loop.suspect === undefined ? Infinity : loop.suspect + Duration.toMillis(DRIFT_GRACE)
     const due = Math.min(drift, loop.nextReconcile)
-    const take = Effect.map(items.takeAll, ([batch]) => batch)
+    const take = items.takeAll
     return due === Infinity
       ? Effect.asSome(take)
       : Effect.timeoutOption(take, Duration.millis(Math.max(0, due - now)))
@@ -154,7 +154,9 @@ const run = (
       const now = yield* Clock.currentTimeMillis
       const reason = Option.isNone(batch)
         ? (loop.suspect !== undefined ? "drift" : "reconcile")
-        : applyBatch(loop, batch.value, now)
+        : applyBatch(loop, batch.value[0], now)
+      // the stream ends only by failing (the failure ends this loop); should it ever just end, so does the roster
+      if (Option.isSome(batch) && batch.value[1]) return
       if (reason !== undefined) {
         yield* Effect.logDebug("roster: taking a fresh here-now").pipe(Effect.annotateLogs("reason", reason))
         loop.view = fromSnapshot(checked.config, yield* snapshot, loop.view.result)
@@ -189,7 +191,10 @@ export const roster = (
     const done = yield* Deferred.make<undefined, PresenceError>()
     yield* Effect.addFinalizer(() => Deferred.succeed(done, undefined))
     yield* Effect.forkScoped(
-      Effect.catchAllCause(run(checked, items, again, first, latest.set), (cause) => Deferred.failCause(done, cause))
+      Effect.catchAllCause(
+        Effect.zipRight(run(checked, items, again, first, latest.set), Deferred.succeed(done, undefined)),
+        (cause) => Deferred.failCause(done, cause)
+      )
     )
     return Subscribable.make({
       get: Effect.flatMap(
