@@ -11,7 +11,7 @@
  */
 import type * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
-import * as internal from "./internal/shared.js"
+import * as internal from "./internal/processState.js"
 
 /**
  * The state itself, opaque: what it holds is the SDK's business.

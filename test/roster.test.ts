@@ -371,7 +371,9 @@ describe("Presence.roster: emissions", () => {
       // a reader that takes 10 (virtual) seconds over each view
       const reader = yield* Effect.fork(roster.changes.pipe(
         Stream.take(2),
-        Stream.runForEach((v) => Effect.zipRight(Effect.sync(() => seen.push(v.totalOccupancy)), Effect.sleep("10 seconds")))
+        Stream.runForEach((v) =>
+          Effect.zipRight(Effect.sync(() => seen.push(v.totalOccupancy)), Effect.sleep("10 seconds"))
+        )
       ))
       yield* until(roster, () => seen.length === 1)
       for (let i = 0; i < 5; i++) {

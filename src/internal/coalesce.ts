@@ -23,8 +23,8 @@ import type { Keyset } from "../Keyset.js"
 import { InvalidArgumentError } from "../PresenceError.js"
 import { PubNubConfig } from "../PubNubConfig.js"
 import { secretDigest } from "./digest.js"
+import { type Entry, type Flight, type Shared, sharedOf } from "./processState.js"
 import { baseUrl } from "./request.js"
-import { type Entry, type Flight, type Shared, sharedOf } from "./shared.js"
 
 const MAX_CACHED = 1000
 

@@ -39,7 +39,7 @@ import { readText, TooLarge } from "./body.js"
 import { withDeadline } from "./deadline.js"
 import { encode, encodeQuery, parseJson } from "./encoding.js"
 import { decodeUnknownEither, describeIssue } from "./issue.js"
-import { type Shared, sharedOf } from "./shared.js"
+import { type Shared, sharedOf } from "./processState.js"
 import { ErrorBody } from "./wire.js"
 
 /** Errors the pipeline itself can produce: every `PresenceError` but a missing keyset. @internal */

@@ -41,8 +41,8 @@ import {
   stepRetry
 } from "./heartbeat/scheduler.js"
 import { readOptions } from "./options.js"
+import { currentShared, type Shared } from "./processState.js"
 import { baseUrl } from "./request.js"
-import { currentShared, type Shared } from "./shared.js"
 import { operation } from "./span.js"
 import { nudge } from "./timer.js"
 

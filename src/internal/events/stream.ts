@@ -20,8 +20,8 @@ import type { PresenceEvent } from "../../PresenceEvent.js"
 import { PubNubConfig } from "../../PubNubConfig.js"
 import { keysetKey } from "../coalesce.js"
 import { invalid, readOptions, resolveKeyset, TARGET_KEYS, targets } from "../options.js"
+import { currentShared } from "../processState.js"
 import { baseUrl } from "../request.js"
-import { currentShared } from "../shared.js"
 import { type Item, join, leave, makeSubscriber } from "./hub.js"
 
 /** How many events a stream holds for a slow consumer before the shared poll waits for it. */
