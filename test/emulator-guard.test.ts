@@ -3,8 +3,9 @@
  * network; bounded bodies, time and work; signatures under virtual time; fidelity details.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, TestClock } from "effect"
+import { Effect, Exit, Layer, Scope, TestClock } from "effect"
 import { request } from "node:http"
+import { Agent } from "undici"
 import * as Emulator from "../src/Emulator.js"
 import { Keyset, Presence } from "../src/index.js"
 import { NodeEmulator } from "../src/node/index.js"
@@ -266,4 +267,42 @@ describe("fidelity", () => {
       yield* TestClock.adjust("2 seconds")
       assert.strictEqual((yield* em.snapshot).present, 0)
     }).pipe(Effect.provide(Emulator.layerTest())))
+})
+
+describe("stopping the socket emulator", () => {
+  it.live("ends every connection: a client that keeps asking over keep-alive, and a held poll, do not keep it serving", () =>
+    Effect.gen(function*() {
+      const agent = new Agent({ connections: 1, keepAliveTimeout: 60_000 })
+      const scope = yield* Scope.make()
+      const ctx = yield* Layer.buildWithScope(NodeEmulator.layer({ port: 0 }), scope)
+      const { origin } = yield* Effect.provide(NodeEmulator.address, ctx)
+      const get = (path: string) =>
+        fetch(`http://${origin}${path}`, { dispatcher: agent } as RequestInit).then((r) => r.text())
+      // a poll held by the emulator (its window is minutes)
+      const held = fetch(`http://${origin}/v2/subscribe/demo/lobby-pnpres/0?tt=10000000000000001&uuid=w`)
+        .then((r) => r.text()).then(() => "answered", () => "cut")
+      // and a client asking again and again over one keep-alive connection
+      let asking = true
+      let answers = 0
+      const loop = (async () => {
+        while (asking) {
+          await get("/__emulator/state").then(() => answers++, () => undefined)
+        }
+      })()
+      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 300)))
+      assert.isAbove(answers, 0)
+      // without ending the connections, closing waited for the busy one for ever
+      const closed = yield* Effect.timeout(Effect.disconnect(Scope.close(scope, Exit.void)), "20 seconds").pipe(
+        Effect.option
+      )
+      asking = false
+      assert.isTrue(closed._tag === "Some", "the emulator stopped")
+      const refused = yield* Effect.promise(() =>
+        fetch(`http://${origin}/__emulator/state`).then(() => false, () => true)
+      )
+      assert.isTrue(refused)
+      assert.strictEqual(yield* Effect.promise(() => held), "cut")
+      yield* Effect.promise(() => loop)
+      yield* Effect.promise(() => agent.close())
+    }))
 })

@@ -49,6 +49,15 @@ const createEmulatorServer = (): Server => {
       socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
     }
   })
+  // Closing stops new connections, but a keep-alive connection with a request in flight outlives
+  // it — and a client that keeps asking over it keeps the emulator serving for ever. Closing the
+  // emulator ends every connection (held polls included): it is going away.
+  const close = server.close.bind(server)
+  server.close = (callback) => {
+    close(callback)
+    server.closeAllConnections()
+    return server
+  }
   return server
 }
 
