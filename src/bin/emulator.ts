@@ -93,14 +93,18 @@ const listenFailure = (cause: unknown, where: { readonly host: string; readonly 
   return `cannot listen on ${where.host}:${where.port}: ${detail}`
 }
 
+/**
+ * The process that started this one, as it was when this one started: read before anything is
+ * printed, since whoever reads "listening on …" may end that process at once (and then the parent
+ * read later would already be its successor).
+ */
+const startedBy = process.ppid
+
 /** Ends when the process that started this one is gone (its parent becomes another process). */
-const parentGone = Effect.suspend(() => {
-  const parent = process.ppid
-  return Effect.repeat(
-    Effect.sync(() => process.ppid !== parent),
-    { schedule: Schedule.spaced("1 second"), until: (gone) => gone }
-  )
-})
+const parentGone = Effect.repeat(
+  Effect.sync(() => process.ppid !== startedBy),
+  { schedule: Schedule.spaced("1 second"), until: (gone) => gone }
+)
 
 export const emulatorCommand = Command.make(
   "emulator",
