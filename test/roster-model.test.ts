@@ -152,7 +152,7 @@ const check = (stateInfo: Presence.StateInfo, commands: ReadonlyArray<Command>) 
       Stream.tap((v) => Ref.set(last, plain(v))),
       Stream.filter((v) => JSON.stringify(plain(v)) === JSON.stringify(expected)),
       Stream.runHead,
-      Effect.timeout("5 seconds"),
+      Effect.timeout("10 seconds"),
       TestServices.provideLive,
       Effect.option
     )
