@@ -187,8 +187,17 @@ describe("Presence.typed: state that does not encode sends nothing", () => {
         Short.enter({ channels: ["lobby"], state: { lobby: { mood: "grumpy" } } }),
         Throws.setState({ channels: ["lobby"], state: { n: 1 } }),
         Nested.setState({ channels: ["lobby"], state: { where: { x: 1 } } }),
-        // a caller without types
-        Presence.typed("not a schema" as unknown as Schema.Schema<unknown>).hereNow({ channels: ["lobby"] })
+        // callers without types
+        Presence.typed("not a schema" as unknown as Schema.Schema<unknown>).hereNow({ channels: ["lobby"] }),
+        Short.announceHeartbeat({ channels: ["lobby"], state: "lobby" as unknown as Record<string, { mood: string }> }),
+        Short.enter({
+          channels: ["lobby"],
+          state: new Proxy({}, {
+            ownKeys: () => {
+              throw new Error("hostile")
+            }
+          })
+        })
       ]
       for (const attempt of attempts) {
         const error = yield* Effect.flip(attempt)

@@ -147,16 +147,16 @@ const encodeStates = <A>(
   states: Readonly<Record<string, A>> | ReadonlyMap<string, A> | undefined
 ): Either.Either<ReadonlyMap<string, PresenceState> | undefined, InvalidArgumentError> => {
   if (states === undefined || states === null) return Either.right(undefined)
-  let entries: Array<readonly [string, A]>
-  try {
-    entries = states instanceof Map ? [...states] : typeof states === "object" ? Object.entries(states) : []
-  } catch {
-    return Either.left(new InvalidArgumentError({ argument, reason: "could not be read (reading it threw)" }))
-  }
   if (typeof states !== "object") {
     return Either.left(
       new InvalidArgumentError({ argument, reason: "must be an object or a Map of states by channel" })
     )
+  }
+  let entries: Array<readonly [string, A]>
+  try {
+    entries = states instanceof Map ? [...states] : Object.entries(states)
+  } catch {
+    return Either.left(new InvalidArgumentError({ argument, reason: "could not be read (reading it threw)" }))
   }
   const out = new Map<string, PresenceState>()
   for (const [name, a] of entries) {
