@@ -19,7 +19,7 @@ import type {
 import { ChannelOccupancy, HereNowResult, type OccupantInfo, type StateInfo } from "../PresenceResult.js"
 import { fromFields, occupantInfo } from "./build.js"
 import { cacheTtlMillis, coalesce, keysetKey } from "./coalesce.js"
-import { check, invalid, positiveWhole, readOptions, resolveKeyset, TARGET_KEYS, targets } from "./options.js"
+import { check, checkStateInfo, positiveWhole, readOptions, resolveKeyset, TARGET_KEYS, targets } from "./options.js"
 import type { Shared } from "./processState.js"
 import { decodeWith, execute, malformed, type Prepared, type RawResponse } from "./request.js"
 import { operation } from "./span.js"
@@ -57,7 +57,6 @@ export interface HereNowPlan {
 
 const DEFAULT_PAGE = 1000
 
-const STATE_INFOS: ReadonlyArray<unknown> = ["all", "onlyUUIDs", "none"]
 const HERE_NOW_KEYS = [...TARGET_KEYS, "stateInfo", "limit", "offset", "cacheTtl"] as const
 
 // ---------------------------------------------------------------------------------------------
@@ -75,8 +74,7 @@ const checkOptions = (
     const options = yield* readOptions(input, HERE_NOW_KEYS)
     const ttlMillis = yield* cacheTtlMillis(options.cacheTtl)
     const target = yield* targets(options, false)
-    const stateInfo = options.stateInfo ?? "onlyUUIDs"
-    if (!STATE_INFOS.includes(stateInfo)) return yield* invalid("stateInfo", `must be "all", "onlyUUIDs" or "none"`)
+    const stateInfo = yield* checkStateInfo(options.stateInfo)
     if (options.limit !== undefined) yield* check("limit", options.limit, checkLimit)
     if (options.offset !== undefined) yield* check("offset", options.offset, checkOffset)
     return {

@@ -128,6 +128,20 @@ export const describeIssue = (issue: ParseResult.ParseIssue): string => {
   }
 }
 
+/** Runs a Schema parser; what it throws (an app's transformation, say) is a parse failure too. */
+const guarded = <In, Out>(
+  ast: AST.AST,
+  run: (input: In) => Either.Either<Out, ParseResult.ParseError>,
+  what: string
+) =>
+(input: In): Either.Either<Out, ParseResult.ParseError> => {
+  try {
+    return run(input)
+  } catch {
+    return Either.left(new ParseResult.ParseError({ issue: new ParseResult.Type(ast, input, what) }))
+  }
+}
+
 /**
  * `Schema.decodeUnknownEither` (first error only) that never throws.
  *
@@ -138,36 +152,20 @@ export const describeIssue = (issue: ParseResult.ParseIssue): string => {
  *
  * @internal
  */
-export const decodeUnknownEither = <A, I>(schema: Schema.Schema<A, I>) => {
-  const decode = Schema.decodeUnknownEither(schema, { errors: "first" })
-  return (u: unknown): Either.Either<A, ParseResult.ParseError> => {
-    try {
-      return decode(u)
-    } catch {
-      return Either.left(
-        new ParseResult.ParseError({ issue: new ParseResult.Type(schema.ast, u, "a value that cannot be read") })
-      )
-    }
-  }
-}
+export const decodeUnknownEither = <A, I>(schema: Schema.Schema<A, I>) =>
+  guarded<unknown, A>(
+    schema.ast,
+    Schema.decodeUnknownEither(schema, { errors: "first" }),
+    "a value that cannot be read"
+  )
 
 /**
  * `Schema.encodeEither` (first error only) that never throws (a transformation may throw).
  *
  * @internal
  */
-export const encodeEither = <A, I>(schema: Schema.Schema<A, I>) => {
-  const encode = Schema.encodeEither(schema, { errors: "first" })
-  return (a: A): Either.Either<I, ParseResult.ParseError> => {
-    try {
-      return encode(a)
-    } catch {
-      return Either.left(
-        new ParseResult.ParseError({ issue: new ParseResult.Type(schema.ast, a, "a value that cannot be encoded") })
-      )
-    }
-  }
-}
+export const encodeEither = <A, I>(schema: Schema.Schema<A, I>) =>
+  guarded<A, I>(schema.ast, Schema.encodeEither(schema, { errors: "first" }), "a value that cannot be encoded")
 
 /**
  * A `ParseError` that is safe to show and to keep: its message is {@link describeIssue} of the

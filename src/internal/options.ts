@@ -11,7 +11,7 @@ import type { Keyset, KeysetSelection } from "../Keyset.js"
 import { KeysetService } from "../Keyset.js"
 import type { Targets } from "../Presence.js"
 import { InvalidArgumentError, type KeysetNotFoundError } from "../PresenceError.js"
-import type { PresenceState } from "../PresenceResult.js"
+import type { PresenceState, StateInfo } from "../PresenceResult.js"
 import type { Chunk } from "./split.js"
 import { checkName, readState } from "./validation.js"
 import { isJsonObject } from "./wire.js"
@@ -168,3 +168,13 @@ export const SELECTION_KEYS = ["keyset", "using"] as const
 
 /** The keys of an operation over channels and groups. @internal */
 export const TARGET_KEYS = ["channels", "channelGroups", ...SELECTION_KEYS] as const
+
+const STATE_INFOS: ReadonlyArray<unknown> = ["all", "onlyUUIDs", "none"]
+
+/** The `stateInfo` option (here-now, the roster), or its default `"onlyUUIDs"`. @internal */
+export const checkStateInfo = (u: StateInfo | undefined): Either.Either<StateInfo, InvalidArgumentError> =>
+  u === undefined
+    ? Either.right("onlyUUIDs")
+    : STATE_INFOS.includes(u)
+    ? Either.right(u)
+    : invalid("stateInfo", `must be "all", "onlyUUIDs" or "none"`)

@@ -27,11 +27,11 @@ import * as Subscribable from "effect/Subscribable"
 import type { KeysetService } from "../../Keyset.js"
 import type { Roster, RosterOptions } from "../../Presence.js"
 import { type InvalidArgumentError, isRetryable, type PresenceError } from "../../PresenceError.js"
-import type { HereNowResult, StateInfo } from "../../PresenceResult.js"
+import type { HereNowResult } from "../../PresenceResult.js"
 import { atLeastRetryAfter, type Item } from "../events/hub.js"
 import { checkRetry, subscribeItems } from "../events/stream.js"
 import { hereNowAll } from "../hereNow.js"
-import { invalid, readOptions, TARGET_KEYS, targets } from "../options.js"
+import { checkStateInfo, invalid, readOptions, TARGET_KEYS, targets } from "../options.js"
 import { apply, drifted, fromSnapshot, publish, type View, type ViewConfig } from "./view.js"
 
 /** The default time between reconciling snapshots. @internal */
@@ -40,7 +40,6 @@ export const DEFAULT_RECONCILE = Duration.minutes(5)
 /** How long counts may disagree with the occupants listed before a snapshot settles it. @internal */
 export const DRIFT_GRACE = Duration.seconds(1)
 
-const STATE_INFOS: ReadonlyArray<unknown> = ["all", "onlyUUIDs", "none"]
 const ROSTER_KEYS = [...TARGET_KEYS, "stateInfo", "reconcile", "retry"] as const
 
 const checkReconcile = (u: unknown): Either.Either<number, InvalidArgumentError> => {
@@ -63,8 +62,7 @@ const checkOptions = (input: RosterOptions) =>
   Effect.gen(function*() {
     const options = yield* readOptions(input, ROSTER_KEYS)
     const target = yield* targets(options, true)
-    const stateInfo: StateInfo = options.stateInfo ?? "onlyUUIDs"
-    if (!STATE_INFOS.includes(stateInfo)) return yield* invalid("stateInfo", `must be "all", "onlyUUIDs" or "none"`)
+    const stateInfo = yield* checkStateInfo(options.stateInfo)
     const reconcileMs = yield* checkReconcile(options.reconcile)
     const retry = yield* checkRetry(options.retry)
     const checked: Checked = {
