@@ -27,6 +27,10 @@ const live = (options?: Emulator.Options) =>
 
 const POLL = "/v2/subscribe"
 
+/** How many here-now requests the emulator has answered. */
+const hereNowCount = (em: Emulator.Service) =>
+  Effect.map(em.requests, (rs) => rs.filter((r) => r.operation === "hereNow").length)
+
 const join = (uuid: string, channels: ReadonlyArray<string>, state?: Record<string, string>) =>
   Presence.announceHeartbeat({
     channels,
@@ -122,7 +126,7 @@ describe("Presence.roster: a consistent start", () => {
       const view = yield* roster.get
       assert.strictEqual(view.channels.get("big")?.uuids.size, 2500)
       assert.strictEqual(view.channels.get("big")?.count, 2500)
-      const pages = (yield* em.requests).filter((r) => r.operation === "hereNow").length
+      const pages = yield* hereNowCount(em)
       assert.strictEqual(pages, 3)
     }).pipe(Effect.provide(live({ presence: { announceMax: 10_000 } }))))
 })
@@ -278,7 +282,7 @@ describe("Presence.roster: snapshots when events may have missed something", () 
       yield* em.configure({ announceMax: 0, intervalSeconds: 10 })
       const roster = yield* Presence.roster({ channels: ["lobby"] })
       const report = yield* Effect.fork(Stream.runHead(yield* Presence.subscribeEvents({ channels: ["lobby"] })))
-      const before = (yield* em.requests).filter((r) => r.operation === "hereNow").length
+      const before = yield* hereNowCount(em)
       // 400 joins with 90-character uuids: more than 32 KB of deltas
       const long = (i: number) => `${"u".repeat(85)}${String(i).padStart(5, "0")}`
       for (let i = 0; i < 400; i++) {
@@ -287,7 +291,7 @@ describe("Presence.roster: snapshots when events may have missed something", () 
       yield* TestClock.adjust("10 seconds")
       const view = yield* until(roster, (v) => v.channels.get("lobby")?.uuids.size === 400)
       assert.strictEqual(view.channels.get("lobby")?.count, 400)
-      const after = (yield* em.requests).filter((r) => r.operation === "hereNow").length
+      const after = yield* hereNowCount(em)
       assert.strictEqual(after - before, 1, "one snapshot")
       const interval = Option.getOrThrow(yield* Fiber.join(report))
       assert.isTrue(interval._tag === "Interval" && interval.hereNowRefresh && interval.joined.length === 0)
@@ -296,7 +300,7 @@ describe("Presence.roster: snapshots when events may have missed something", () 
   it.scoped("a snapshot refused with 429 is taken again no sooner than its Retry-After", () =>
     Effect.gen(function*() {
       const em = yield* Emulator.Emulator
-      const hereNows = Effect.map(em.requests, (rs) => rs.filter((r) => r.operation === "hereNow").length)
+      const hereNows = hereNowCount(em)
       yield* em.addFault({ path: "/v2/presence/sub-key/demo/channel/lobby", status: 429, retryAfter: 20, times: 1 })
       const starting = yield* Effect.fork(Presence.roster({ channels: ["lobby"], retry: Schedule.spaced("1 second") }))
       yield* TestClock.adjust("19 seconds")

@@ -34,10 +34,12 @@ import * as announce from "./announce.js"
 import * as events from "./events/stream.js"
 import * as hereNowInternal from "./hereNow.js"
 import { boundedParseError, decodeUnknownEither, describeIssue, encodeEither } from "./issue.js"
+import { DerivedMap } from "./readonlyMap.js"
 import { roster } from "./roster/roster.js"
 import { enter } from "./session.js"
 import * as state from "./state.js"
 import { checkState, isPresenceState } from "./validation.js"
+import { isJsonObject } from "./wire.js"
 
 /**
  * A `ReadonlyMap` over another, its values converted when read (each conversion cached by
@@ -45,11 +47,13 @@ import { checkState, isPresenceState } from "./validation.js"
  *
  * @internal
  */
-export class MappedMap<V extends object, W> implements ReadonlyMap<string, W> {
+export class MappedMap<V extends object, W> extends DerivedMap<W> {
   constructor(
     private readonly source: ReadonlyMap<string, V>,
     private readonly convert: (v: V) => W
-  ) {}
+  ) {
+    super()
+  }
   get size(): number {
     return this.source.size
   }
@@ -60,23 +64,8 @@ export class MappedMap<V extends object, W> implements ReadonlyMap<string, W> {
   has(key: string): boolean {
     return this.source.has(key)
   }
-  forEach(f: (value: W, key: string, map: ReadonlyMap<string, W>) => void, self?: unknown): void {
-    for (const [k, v] of this.source) f.call(self, this.convert(v), k, this)
-  }
   *entries(): MapIterator<[string, W]> {
     for (const [k, v] of this.source) yield [k, this.convert(v)]
-  }
-  *keys(): MapIterator<string> {
-    yield* this.source.keys()
-  }
-  *values(): MapIterator<W> {
-    for (const v of this.source.values()) yield this.convert(v)
-  }
-  [Symbol.iterator](): MapIterator<[string, W]> {
-    return this.entries()
-  }
-  get [Symbol.toStringTag](): string {
-    return "Map"
   }
 }
 
@@ -95,8 +84,7 @@ const cached = <K extends object, V>(f: (k: K) => V): (k: K) => V => {
 
 const NO_STATE: TypedState<never> = { state: Option.none(), stateError: Option.none() }
 
-const isEmptyObject = (u: unknown): boolean =>
-  typeof u === "object" && u !== null && !Array.isArray(u) && Object.keys(u).length === 0
+const isEmptyObject = (u: unknown): boolean => isJsonObject(u) && Object.keys(u).length === 0
 
 /** Reads states of one type: decoding in, encoding (and checking) out. */
 const makeCodec = <A, I>(schema: Schema.Schema<A, I>) => {

@@ -12,10 +12,13 @@
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import type { OccupantInfo } from "../../PresenceResult.js"
+import { DerivedMap } from "../readonlyMap.js"
 
 /** @internal */
-export class OccupantMap implements ReadonlyMap<string, OccupantInfo> {
-  private constructor(private readonly map: HashMap.HashMap<string, OccupantInfo>) {}
+export class OccupantMap extends DerivedMap<OccupantInfo> {
+  private constructor(private readonly map: HashMap.HashMap<string, OccupantInfo>) {
+    super()
+  }
 
   /** The same occupants, persistent (O(n), once per channel per snapshot). */
   static from(source: ReadonlyMap<string, OccupantInfo>): OccupantMap {
@@ -44,27 +47,7 @@ export class OccupantMap implements ReadonlyMap<string, OccupantInfo> {
     return HashMap.has(this.map, uuid) ? new OccupantMap(HashMap.remove(this.map, uuid)) : this
   }
 
-  forEach(f: (value: OccupantInfo, key: string, map: ReadonlyMap<string, OccupantInfo>) => void, self?: unknown): void {
-    for (const [k, v] of this.map) f.call(self, v, k, this)
-  }
-
   *entries(): MapIterator<[string, OccupantInfo]> {
     for (const [k, v] of this.map) yield [k, v]
-  }
-
-  *keys(): MapIterator<string> {
-    for (const [k] of this.map) yield k
-  }
-
-  *values(): MapIterator<OccupantInfo> {
-    for (const [, v] of this.map) yield v
-  }
-
-  [Symbol.iterator](): MapIterator<[string, OccupantInfo]> {
-    return this.entries()
-  }
-
-  get [Symbol.toStringTag](): string {
-    return "Map"
   }
 }
