@@ -20,7 +20,7 @@ import { Agent } from "undici"
 import * as Emulator from "../src/Emulator.js"
 import { decodeMessage, decodeMessageWithSchema } from "../src/internal/events/decode.js"
 import { NodeEmulator } from "../src/node/index.js"
-import { fullGc, lineReader, run, startEmulatorProcess, writeResults } from "./util.js"
+import { fullGc, lineReader, percentile, run, startEmulatorProcess, writeResults } from "./util.js"
 
 const CHANNELS = 100
 const USERS = Number(process.env.BENCH_EVENTS_USERS ?? 400)
@@ -51,10 +51,6 @@ const child = (script: string, args: ReadonlyArray<string>): Child => {
   return { process: p, line: lineReader(p, script) }
 }
 
-const percentile = (values: ReadonlyArray<number>, p: number) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
-}
 const ms = (n: number) => +n.toFixed(2)
 
 interface WatcherReport {

@@ -20,7 +20,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { cpus } from "node:os"
 import { fileURLToPath } from "node:url"
 import { Agent } from "undici"
-import { lineReader, run, startEmulatorProcess, writeResults } from "./util.js"
+import { lineReader, percentile, run, startEmulatorProcess, writeResults } from "./util.js"
 
 const OCCUPANTS = Number(process.env.BENCH_OCCUPANTS ?? 10_000)
 const RATE = Number(process.env.BENCH_RATE ?? 200)
@@ -29,9 +29,6 @@ const KINDS = (process.env.BENCH_KINDS ?? "roster,second,each,events").split(","
 const CHANNEL = "big"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
-
-const percentile = (sorted: ReadonlyArray<number>, p: number) =>
-  sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]
 
 interface Watcher {
   readonly process: ChildProcess
@@ -114,7 +111,7 @@ run(async () => {
       })
       // back to OCCUPANTS for the next watcher
       await Promise.all(joined.map((u) => call(`leave?uuid=${u}`)))
-      const sorted = report.seenAt.map((t, i) => t - sentAt[i]).filter(Number.isFinite).sort((a, b) => a - b)
+      const latencies = report.seenAt.map((t, i) => t - sentAt[i]).filter(Number.isFinite)
       const row = {
         kind,
         occupants: ready.occupants,
@@ -125,8 +122,8 @@ run(async () => {
         subscribeRequests: requestsAfter.subscribe - requestsBefore.subscribe,
         views: report.views,
         joins: sentAt.length,
-        joinsSeen: sorted.length,
-        latencyMs: { p50: Math.round(percentile(sorted, 0.5)), p99: Math.round(percentile(sorted, 0.99)) },
+        joinsSeen: latencies.length,
+        latencyMs: { p50: Math.round(percentile(latencies, 50)), p99: Math.round(percentile(latencies, 99)) },
         heldBytesPerOccupant: Math.round(ready.heldBytes / Math.max(1, ready.occupants))
       }
       results.push(row)

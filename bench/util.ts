@@ -122,3 +122,9 @@ export const lineReader = (
       look()
     })
 }
+
+/** The `p`th percentile (0–100) of `values` (NaN for none). */
+export const percentile = (values: ReadonlyArray<number>, p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
+}
